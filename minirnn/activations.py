@@ -1,0 +1,122 @@
+"""Element-wise activations and their derivatives, the single table every kernel uses.
+
+Each activation ``a`` is stored with two functions:
+
+* ``forward(z, out)``: ``y = a(z)``, written into ``out`` (which may be ``z`` itself, for in-place use);
+* ``derivative(y, out)``: ``a'(z)``, computed from the *output* ``y = a(z)`` (``out`` must not be ``y``).
+
+Expressing the derivative through the output is what lets the recurrent kernels cache
+activations only and never recompute them in backpropagation:
+
+    tanh:          a'(z) = 1 - y^2
+    sigmoid:       a'(z) = y (1 - y)
+    relu:          a'(z) = 1[y > 0]
+    linear:        a'(z) = 1
+    hard_sigmoid:  y = clip(z / 6 + 1/2, 0, 1)   (Keras 3: relu6(z + 3) / 6),  a'(z) = 1/6 where 0 < y < 1
+
+All of these are monotone, so the output determines the derivative (at the kinks of relu and
+hard_sigmoid the subgradient 0 is used, as TensorFlow does).
+
+Example:
+    >>> import numpy as np
+    >>> from minirnn.activations import get
+    >>> act = get("tanh")
+    >>> z = np.array([0.0, 1.0])
+    >>> y = act.forward(z, np.empty_like(z))
+    >>> act.derivative(y, np.empty_like(y)).round(4).tolist()
+    [1.0, 0.42]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.special import expit
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A named activation: ``forward(z, out) -> out`` and ``derivative(y, out) -> out``."""
+
+    name: str
+    forward: Callable[[Array, Array], Array]
+    derivative: Callable[[Array, Array], Array]
+
+
+def _tanh(z: Array, out: Array) -> Array:
+    return np.tanh(z, out=out)
+
+
+def _tanh_derivative(y: Array, out: Array) -> Array:
+    np.multiply(y, y, out=out)
+    return np.subtract(1, out, out=out)
+
+
+def _sigmoid(z: Array, out: Array) -> Array:
+    # scipy's expit never overflows (exp(-z) of a large negative z would) and keeps float32
+    return expit(z, out=out)
+
+
+def _sigmoid_derivative(y: Array, out: Array) -> Array:
+    np.subtract(1, y, out=out)
+    return np.multiply(out, y, out=out)
+
+
+def _relu(z: Array, out: Array) -> Array:
+    return np.maximum(z, 0, out=out)
+
+
+def _relu_derivative(y: Array, out: Array) -> Array:
+    return np.greater(y, 0, out=out)
+
+
+def _linear(z: Array, out: Array) -> Array:
+    if out is not z:
+        np.copyto(out, z)
+    return out
+
+
+def _linear_derivative(y: Array, out: Array) -> Array:
+    out.fill(1)
+    return out
+
+
+def _hard_sigmoid(z: Array, out: Array) -> Array:
+    np.multiply(z, 1 / 6, out=out)
+    np.add(out, 0.5, out=out)
+    return np.clip(out, 0, 1, out=out)
+
+
+def _hard_sigmoid_derivative(y: Array, out: Array) -> Array:
+    np.logical_and(y > 0, y < 1, out=out)
+    return np.multiply(out, 1 / 6, out=out)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("tanh", _tanh, _tanh_derivative),
+        Activation("sigmoid", _sigmoid, _sigmoid_derivative),
+        Activation("relu", _relu, _relu_derivative),
+        Activation("linear", _linear, _linear_derivative),
+        Activation("hard_sigmoid", _hard_sigmoid, _hard_sigmoid_derivative),
+    )
+}
+
+
+def get(name: str | None) -> Activation:
+    """Look up an activation by Keras name (``None`` means ``'linear'``, as in Keras)."""
+    if name is None:
+        name = "linear"
+    if not isinstance(name, str):
+        raise TypeError(f"activation must be a string name, one of {sorted(ACTIVATIONS)}; got {name!r}")
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
+        ) from None
