@@ -1,1 +1,14 @@
+"""minirnn: recurrent networks in pure NumPy, every forward and backward pass written out by hand.
 
+Layers (``minirnn.layers``) wrap pure kernels (``minirnn.kernels``); ``Sequential`` trains them with
+Keras's API and numbers.
+"""
+
+from . import activations, initializers, kernels, layers, losses, optimizers
+from .layers import LSTM, Dense, Dropout, SimpleRNN
+from .model import History, Sequential, TrainingDivergedError
+
+__version__ = "0.1.0"
+
+__all__ = ["activations", "initializers", "kernels", "layers", "losses", "optimizers",
+           "LSTM", "Dense", "Dropout", "SimpleRNN", "History", "Sequential", "TrainingDivergedError"]

@@ -1,0 +1,174 @@
+"""The layer protocol: parameters, gradients and config around a pure kernel.
+
+A layer owns its parameters (``params``, an ordered dict in Keras's ``get_weights`` order) and its
+config; it keeps no per-call state. ``forward`` returns the output and an explicit cache;
+``backward`` takes that cache and the upstream gradient and returns a ``LayerGrads``:
+
+    y, cache = layer.forward(x, training=True, rng=rng)
+    g = layer.backward(cache, dy)       # g.dx, g.params["kernel"], g.initial_state (RNNs)
+
+Example:
+    >>> import numpy as np
+    >>> from minirnn.layers import Dense
+    >>> layer = Dense(3, seed=0)
+    >>> y = layer(np.ones((2, 4), dtype=np.float32))
+    >>> y.shape, [w.shape for w in layer.get_weights()]
+    ((2, 3), [(4, 3), (3,)])
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+Array = np.ndarray
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+class LayerGrads(NamedTuple):
+    """dx: gradient of the layer input; params: one gradient per parameter, same keys and order;
+    initial_state: gradients of the initial states (recurrent layers), else None."""
+
+    dx: Array
+    params: dict[str, Array]
+    initial_state: list[Array] | None = None
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer; got {value!r} of type {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def check_rate(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number in [0, 1); got {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1); got {value}")
+    return float(value)
+
+
+def as_float_array(name: str, x: Any, dtype: np.dtype | None = None) -> Array:
+    """``x`` as a floating array (cast to ``dtype`` when given), with a clear error otherwise."""
+    arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real; got dtype {arr.dtype}")
+    if dtype is None:
+        dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.dtype("float32")
+    return arr.astype(dtype, copy=False)
+
+
+class Layer:
+    """Base class. Subclasses implement ``build``, ``compute_output_shape``, ``forward``, ``backward``."""
+
+    def __init__(self, *, input_shape: Sequence[int] | None = None, dtype: str | np.dtype = "float32",
+                 name: str | None = None, seed: int | None = None):
+        dtype = np.dtype(dtype)
+        if dtype.name not in FLOAT_DTYPES:
+            raise ValueError(f"dtype must be one of {FLOAT_DTYPES}; got {dtype.name!r}")
+        if input_shape is not None:
+            input_shape = tuple(input_shape)
+            for d in input_shape:
+                if d is not None:
+                    check_positive_int("input_shape entries", d)
+        self.dtype = dtype
+        self.input_shape = input_shape
+        self.name = name
+        self.seed = seed
+        self.params: dict[str, Array] = {}
+        self.built = False
+        self.built_input_shape: tuple | None = None
+
+    # -- building ---------------------------------------------------------------------------------
+    def build(self, input_shape: tuple) -> None:
+        """Create the parameters for inputs of shape ``(batch,) + input_shape``."""
+        self.built_input_shape = tuple(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return tuple(input_shape)
+
+    def _rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
+
+    # -- running ----------------------------------------------------------------------------------
+    def prepare_input(self, x: Any) -> Array:
+        """Validate ``x``, cast it to the layer dtype and build the layer on first use."""
+        x = as_float_array("x", x, self.dtype)
+        if x.ndim < 2:
+            raise ValueError(f"{self.describe()} expects input of shape (batch, ...); got shape {x.shape}")
+        if not self.built:
+            self.build(x.shape[1:])
+        self.check_input_shape(x.shape)
+        return x
+
+    def check_input_shape(self, shape: tuple) -> None:
+        """Rank and feature size must match the built layer (other axes, such as time, may vary)."""
+        expected = self.built_input_shape
+        if len(shape) != len(expected) + 1 or shape[-1] != expected[-1]:
+            raise ValueError(
+                f"{self.describe()} was built for input of shape (batch, {', '.join(map(str, expected))}); "
+                f"got shape {tuple(shape)}")
+
+    def forward(self, x: Array, *, training: bool = False, rng: np.random.Generator | None = None):
+        raise NotImplementedError
+
+    def backward(self, cache: Any, dy: Any) -> LayerGrads:
+        raise NotImplementedError
+
+    def __call__(self, x: Any, training: bool = False, **kwargs):
+        y, _ = self.forward(self.prepare_input(x), training=training, **kwargs)
+        return y
+
+    # -- weights ----------------------------------------------------------------------------------
+    @property
+    def weights(self) -> list[Array]:
+        return list(self.params.values())
+
+    def get_weights(self) -> list[Array]:
+        return [w.copy() for w in self.params.values()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Copy ``weights`` (Keras order and shapes) into the parameters, all checked before any is changed."""
+        if not self.built:
+            raise ValueError(f"{self.describe()} is not built yet: call it on data or give input_shape first")
+        names = list(self.params)
+        weights = list(weights)
+        if len(weights) != len(names):
+            raise ValueError(f"{self.describe()} expects {len(names)} weight arrays ({', '.join(names)}); "
+                             f"got {len(weights)}")
+        converted = []
+        for n, w in zip(names, weights):
+            arr = as_float_array(f"weight {n!r}", w, self.dtype)
+            if arr.shape != self.params[n].shape:
+                raise ValueError(f"{self.describe()} weight {n!r} must have shape {self.params[n].shape}; "
+                                 f"got {arr.shape}")
+            converted.append(arr)
+        for n, arr in zip(names, converted):
+            self.params[n][...] = arr
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.params.values()))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype.name, "input_shape": self.input_shape, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
+
+    def describe(self) -> str:
+        return f"{type(self).__name__} layer{'' if self.name is None else ' ' + repr(self.name)}"
+
+    @property
+    def default_name(self) -> str:
+        """The Keras-style base name, e.g. 'lstm', 'simple_rnn', 'dense'."""
+        return self.keras_name
+
+    keras_name = "layer"

@@ -1,0 +1,101 @@
+"""Dense and Dropout layers.
+
+Shapes: Dense maps (B, F) -> (B, U) or (B, T, F) -> (B, T, U) (it acts on the last axis, as in Keras);
+Dropout keeps the shape.
+
+    Dense:    y = a(x @ kernel + bias)
+    Dropout:  y = x * m / (1 - rate), m ~ Bernoulli(1 - rate), in training only; identity otherwise
+
+Example:
+    >>> import numpy as np
+    >>> from minirnn.layers import Dense, Dropout
+    >>> Dense(2, seed=0)(np.ones((3, 5, 4))).shape
+    (3, 5, 2)
+    >>> bool((Dropout(0.5)(np.ones((2, 2))) == 1).all())   # not training: identity
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import activations, initializers
+from ..kernels.dense import dense_backward, dense_forward
+from ..kernels.dropout import dropout_backward, dropout_forward
+from .base import Layer, LayerGrads, check_positive_int, check_rate
+
+Array = np.ndarray
+
+
+class Dense(Layer):
+    """Fully connected layer on the last axis (see the module docstring)."""
+
+    keras_name = "dense"
+
+    def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.units = check_positive_int("units", units)
+        self.activation = activations.get(activation).name
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self._init_names = (kernel_initializer, bias_initializer)
+
+    def build(self, input_shape: tuple) -> None:
+        rng = self._rng()
+        self.params = {"kernel": self.kernel_initializer((input_shape[-1], self.units), rng, self.dtype)}
+        if self.use_bias:
+            self.params["bias"] = self.bias_initializer((self.units,), rng, self.dtype)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (*input_shape[:-1], self.units)
+
+    def forward(self, x: Array, *, training: bool = False, rng: np.random.Generator | None = None):
+        return dense_forward(x, self.params["kernel"], self.params.get("bias"), self.activation)
+
+    def backward(self, cache, dy) -> LayerGrads:
+        dx, dk, db = dense_backward(cache, dy)
+        grads = {"kernel": dk}
+        if self.use_bias:
+            grads["bias"] = db
+        return LayerGrads(dx, grads)
+
+    def get_config(self) -> dict:
+        k, b = self._init_names
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "use_bias": self.use_bias, "kernel_initializer": k, "bias_initializer": b}
+
+
+class Dropout(Layer):
+    """Inverted dropout; active only with ``training=True`` (``fit`` sets it, ``predict`` does not).
+
+    Masks come from the ``rng`` passed to ``forward`` (``fit`` passes its seeded generator), else from
+    the layer's own generator seeded by ``seed``.
+    """
+
+    keras_name = "dropout"
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = check_rate("rate", rate)
+        self._own_rng = np.random.default_rng(seed)
+
+    def check_input_shape(self, shape: tuple) -> None:
+        pass  # any shape
+
+    def forward(self, x: Array, *, training: bool = False, rng: np.random.Generator | None = None,
+                mask: Array | None = None):
+        """Returns ``(y, mask)``; the mask is None when inactive. ``mask`` injects a given scaled mask."""
+        if not training or (self.rate == 0 and mask is None):
+            return x, None
+        return dropout_forward(x, self.rate, rng if rng is not None else self._own_rng, mask)
+
+    def backward(self, cache, dy) -> LayerGrads:
+        return LayerGrads(dy if cache is None else dropout_backward(cache, dy), {})
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate}

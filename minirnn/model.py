@@ -1,0 +1,362 @@
+"""``Sequential``: a stack of layers with Keras's compile / fit / evaluate / predict.
+
+Shapes: x (N, ...) as the first layer expects (for a recurrent first layer (N, T, D)); y (N, ...)
+matched to the predictions by the loss (see ``minirnn.losses`` for Keras's broadcasting rule).
+
+One training step on a batch (x_b, y_b):
+
+    y_hat, caches = forward through the layers (training=True: dropout active)
+    L, dL/dy_hat  = loss.value_and_grad(y_b, y_hat)
+    grads         = backward through the layers in reverse, using the caches
+    w             = optimizer step on (w, grads), in place
+
+The founding program, line for line:
+
+    >>> import numpy as np
+    >>> from minirnn import Sequential
+    >>> from minirnn.layers import LSTM, Dropout, Dense
+    >>> data = np.random.default_rng(1).standard_normal((40, 10, 1))
+    >>> model = Sequential()
+    >>> model.add(LSTM(50, activation='relu', input_shape=(10, 1), seed=0))
+    >>> model.add(Dropout(0.2))
+    >>> model.add(Dense(1, seed=0))
+    >>> model.compile(optimizer='adam', loss='mse')
+    >>> history = model.fit(data, data.mean(axis=1), epochs=2, verbose=0, seed=0)
+    >>> len(history.history['loss'])
+    2
+    >>> model.predict(data).shape
+    (40, 1)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import losses as losses_mod
+from . import optimizers as optimizers_mod
+from .layers.base import Layer, as_float_array, check_positive_int
+from .layers.recurrent import RNN
+
+Array = np.ndarray
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss or a gradient became NaN or Inf during training; the weights are the last finite ones."""
+
+
+class History:
+    """What ``fit`` returns: ``history['loss']`` (and ``'val_loss'``), one value per epoch."""
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def append(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(v)
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+class Sequential:
+    """A linear stack of layers (see the module docstring for the training step)."""
+
+    def __init__(self, layers: Sequence[Layer] | None = None, name: str = "sequential"):
+        self.layers: list[Layer] = []
+        self.name = name
+        self.optimizer: optimizers_mod.Optimizer | None = None
+        self.loss: losses_mod.Loss | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- construction -----------------------------------------------------------------------------
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a minirnn Layer; got {type(layer).__name__}")
+        if isinstance(layer, RNN) and layer.return_state:
+            raise ValueError(f"{layer.describe()} has return_state=True, which a Sequential model cannot pass "
+                             f"on (it returns a list); use the layer directly")
+        if any(layer is other for other in self.layers):
+            raise ValueError(f"{layer.describe()} is already in this model")
+        if layer.name is None:
+            names = {other.name for other in self.layers}
+            base, k = layer.default_name, 0
+            layer.name = base
+            while layer.name in names:
+                k += 1
+                layer.name = f"{base}_{k}"
+        self.layers.append(layer)
+        first = self.layers[0]
+        if first.input_shape is not None and not all(lay.built for lay in self.layers):
+            self.build(first.input_shape)
+
+    def build(self, input_shape: Sequence[int]) -> None:
+        """Build every layer for inputs of shape ``(batch,) + input_shape``."""
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(shape)
+            else:
+                layer.check_input_shape((None, *shape))
+            shape = layer.compute_output_shape(shape)
+
+    @property
+    def built(self) -> bool:
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    def compile(self, optimizer: str | optimizers_mod.Optimizer = "adam", loss: str | losses_mod.Loss = "mse") -> None:
+        self.optimizer = optimizers_mod.get(optimizer)
+        self.loss = losses_mod.get(loss)
+
+    # -- weights ----------------------------------------------------------------------------------
+    @property
+    def weights(self) -> list[Array]:
+        """The live parameter arrays, in Keras's ``get_weights`` order."""
+        return [w for layer in self.layers for w in layer.params.values()]
+
+    def get_weights(self) -> list[Array]:
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Copy Keras-ordered weights in; every array is checked before any is changed."""
+        self._require_built("set_weights")
+        weights = list(weights)
+        counts = [len(layer.params) for layer in self.layers]
+        if len(weights) != sum(counts):
+            raise ValueError(f"set_weights expects {sum(counts)} arrays for this model; got {len(weights)}")
+        for layer, w in zip(self.layers, np.split(np.arange(len(weights)), np.cumsum(counts)[:-1])):
+            current = layer.params
+            for name, i in zip(current, w):
+                arr = as_float_array(f"weight {i} ({layer.name}.{name})", weights[i], layer.dtype)
+                if arr.shape != current[name].shape:
+                    raise ValueError(f"weight {i} ({layer.name}.{name}) must have shape {current[name].shape}; "
+                                     f"got {arr.shape}")
+        start = 0
+        for layer, n in zip(self.layers, counts):
+            layer.set_weights(weights[start:start + n])
+            start += n
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    # -- the computation --------------------------------------------------------------------------
+    def _forward(self, x: Array, training: bool, rng: np.random.Generator | None) -> tuple[Array, list]:
+        caches = []
+        for layer in self.layers:
+            if x.dtype != layer.dtype:
+                x = x.astype(layer.dtype)
+            x, cache = layer.forward(x, training=training, rng=rng)
+            caches.append(cache)
+        return x, caches
+
+    def _backward(self, caches: list, dy: Array) -> list[Array]:
+        grads: list[list[Array]] = []
+        for layer, cache in zip(reversed(self.layers), reversed(caches)):
+            g = layer.backward(cache, dy)
+            grads.append(list(g.params.values()))
+            dy = g.dx
+        return [a for layer_grads in reversed(grads) for a in layer_grads]
+
+    def loss_and_gradients(self, x: Any, y: Any, training: bool = False,
+                           rng: np.random.Generator | None = None) -> tuple[float, list[Array]]:
+        """The loss on (x, y) and its gradient for every weight, aligned with ``get_weights()``.
+
+        With ``training=True`` dropout is active (masks from ``rng``), exactly as in a ``fit`` step.
+        """
+        self._require_compiled("loss_and_gradients")
+        x, y = self._check_xy(x, y)
+        return self._loss_and_gradients(x, y, training, rng)
+
+    def _loss_and_gradients(self, x, y, training, rng):
+        y_hat, caches = self._forward(x, training, rng)
+        loss, dy = self.loss.value_and_grad(y, y_hat)
+        return float(loss), self._backward(caches, dy)
+
+    def _train_step(self, x: Array, y: Array, rng: np.random.Generator | None, where: str) -> float:
+        loss, grads = self._loss_and_gradients(x, y, True, rng)
+        if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads):
+            what = "the loss" if not np.isfinite(loss) else "a gradient"
+            raise TrainingDivergedError(
+                f"{what} became {loss if not np.isfinite(loss) else 'non-finite'} at {where}; training stopped "
+                f"and the weights are those after the last finite step (try a lower learning rate, clipnorm, "
+                f"or tanh instead of relu)")
+        self.optimizer.apply(self.weights, grads)
+        return loss
+
+    def train_on_batch(self, x: Any, y: Any, rng: np.random.Generator | None = None) -> float:
+        """One optimizer step on the batch (x, y), dropout active; returns the loss before the step."""
+        self._require_compiled("train_on_batch")
+        x, y = self._check_xy(x, y)
+        return self._train_step(x, y, rng, "train_on_batch")
+
+    def fit(self, x: Any, y: Any, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
+            validation_split: float = 0.0, validation_data: tuple | None = None, verbose: int = 1,
+            seed: int | None = None, callbacks: Sequence[Callable[[int, dict], Any]] | None = None) -> History:
+        """Train for ``epochs`` passes over (x, y), as Keras's ``fit``:
+
+        * validation_split takes the *last* fraction of the samples, before any shuffling;
+        * each epoch draws a fresh permutation (``shuffle=True``); the last partial batch is kept;
+        * dropout is active in training only; validation runs with it off;
+        * the epoch's ``loss`` is the batch-size-weighted mean of the batch losses, each computed
+          before that batch's update.
+
+        ``seed`` seeds the shuffling and the dropout masks (None: fresh entropy). ``callbacks`` are
+        called as ``f(epoch, logs)`` after every epoch.
+        """
+        self._require_compiled("fit")
+        epochs = check_positive_int("epochs", epochs)
+        batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
+                or not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split must be a number in [0, 1); got {validation_split!r}")
+        x, y = self._check_xy(x, y)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            x_val, y_val = self._check_xy(*validation_data, names=("validation x", "validation y"))
+        elif validation_split:
+            split_at = int(len(x) * (1.0 - validation_split))
+            if split_at == 0 or split_at == len(x):
+                raise ValueError(f"validation_split={validation_split} leaves no training or no validation "
+                                 f"samples out of {len(x)}")
+            x, x_val = x[:split_at], x[split_at:]
+            y, y_val = y[:split_at], y[split_at:]
+        else:
+            x_val = y_val = None
+        shuffle_rng, dropout_rng = np.random.default_rng(seed).spawn(2)
+
+        history = History()
+        n = len(x)
+        n_batches = -(-n // batch_size)
+        for epoch in range(epochs):
+            start_time = time.perf_counter()
+            if verbose == 1:
+                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+            order = shuffle_rng.permutation(n) if shuffle else None
+            total = 0.0
+            for b in range(n_batches):
+                sl = slice(b * batch_size, (b + 1) * batch_size)
+                idx = order[sl] if order is not None else sl
+                xb, yb = x[idx], y[idx]
+                loss = self._train_step(xb, yb, dropout_rng, f"epoch {epoch + 1}, batch {b + 1}")
+                total += loss * len(xb)
+                if verbose == 1:
+                    _progress(b + 1, n_batches, total / min(n, (b + 1) * batch_size), start_time)
+            logs = {"loss": total / n}
+            if x_val is not None:
+                logs["val_loss"] = self._evaluate(x_val, y_val, batch_size)
+            history.append(epoch, logs)
+            if verbose:
+                took = time.perf_counter() - start_time
+                text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                prefix = "" if verbose == 1 else f"Epoch {epoch + 1}/{epochs} - "
+                print(f"\r{prefix}{n_batches}/{n_batches} - {took:.2f}s - {text}", file=sys.stdout, flush=True)
+            for cb in callbacks or []:
+                cb(epoch, logs)
+        return history
+
+    def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: int = 0) -> float:
+        """The loss on (x, y) with dropout off: the batch-size-weighted mean of the batch losses."""
+        self._require_compiled("evaluate")
+        batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
+        x, y = self._check_xy(x, y)
+        loss = self._evaluate(x, y, batch_size)
+        if verbose:
+            print(f"loss: {loss:.4f}")
+        return loss
+
+    def _evaluate(self, x: Array, y: Array, batch_size: int) -> float:
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+            y_hat, _ = self._forward(xb, False, None)
+            total += float(self.loss.value_and_grad(yb, y_hat)[0]) * len(xb)
+        return total / len(x)
+
+    def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> Array:
+        """The model's outputs for x, computed in batches with dropout off."""
+        batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
+        x = self._check_x(x)
+        outs = [self._forward(x[s:s + batch_size], False, None)[0] for s in range(0, len(x), batch_size)]
+        return np.concatenate(outs, axis=0)
+
+    def __call__(self, x: Any, training: bool = False, rng: np.random.Generator | None = None) -> Array:
+        return self._forward(self._check_x(x), training, rng)[0]
+
+    # -- checks -----------------------------------------------------------------------------------
+    def _require_built(self, what: str) -> None:
+        if not self.layers:
+            raise ValueError(f"{what}: the model has no layers; add some first")
+        if not self.built:
+            raise ValueError(f"{what}: the model is not built; give the first layer input_shape= or call it on data")
+
+    def _require_compiled(self, what: str) -> None:
+        if self.optimizer is None or self.loss is None:
+            raise ValueError(f"{what} needs a compiled model: call model.compile(optimizer=..., loss=...) first")
+
+    def _check_x(self, x: Any, name: str = "x") -> Array:
+        if not self.layers:
+            raise ValueError("the model has no layers; add some first")
+        first = self.layers[0]
+        x = as_float_array(name, x, first.dtype)
+        if x.ndim < 2:
+            raise ValueError(f"{name} must have shape (samples, ...); got shape {x.shape}")
+        if x.shape[0] == 0:
+            raise ValueError(f"{name} is empty (shape {x.shape})")
+        if not self.built:
+            self.build(x.shape[1:])
+        first.check_input_shape(x.shape)
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or Inf")
+        return x
+
+    def _check_xy(self, x: Any, y: Any, names: tuple[str, str] = ("x", "y")) -> tuple[Array, Array]:
+        x = self._check_x(x, names[0])
+        y = np.asarray(y)
+        if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+            raise TypeError(f"{names[1]} must be a numeric array; got dtype {y.dtype}")
+        if y.ndim == 0 or y.shape[0] != x.shape[0]:
+            raise ValueError(f"{names[0]} and {names[1]} must have the same number of samples; "
+                             f"got {x.shape[0]} and {y.shape[0] if y.ndim else 'a scalar'}")
+        if not np.isfinite(y).all():
+            raise ValueError(f"{names[1]} contains NaN or Inf")
+        return x, y
+
+    # -- display ----------------------------------------------------------------------------------
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print each layer's name, type, output shape and parameter count, and the totals."""
+        self._require_built("summary")
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        shape = self.layers[0].built_input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)),
+                         f"{layer.count_params():,}"))
+        widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
+        line = "+" + "+".join("-" * w for w in widths) + "+"
+        fmt = lambda r: "|" + "|".join(  # noqa: E731
+            (f" {c:<{w - 1}}" if i < 2 else f"{c:>{w - 1}} ") for i, (c, w) in enumerate(zip(r, widths))) + "|"
+        total = self.count_params()
+        nbytes = sum(w.nbytes for w in self.weights)
+        out = [f'Model: "{self.name}"', line, fmt(rows[0]), line, *map(fmt, rows[1:]), line,
+               f" Total params: {total:,} ({nbytes / 1024:.2f} KB)",
+               f" Trainable params: {total:,} ({nbytes / 1024:.2f} KB)",
+               " Non-trainable params: 0 (0.00 B)"]
+        for text in out:
+            print_fn(text)
+
+
+def _progress(done: int, total: int, loss: float, start: float) -> None:
+    elapsed = time.perf_counter() - start
+    eta = elapsed / done * (total - done)
+    width = 20
+    filled = int(width * done / total)
+    bar = "=" * filled + (">" if filled < width else "") + "." * max(0, width - filled - 1)
+    sys.stdout.write(f"\r{done}/{total} [{bar}] - ETA: {eta:.1f}s - loss: {loss:.4f}")
+    sys.stdout.flush()

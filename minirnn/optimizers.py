@@ -1,0 +1,202 @@
+"""Optimizers in Keras's formulation, updating parameters in place.
+
+Per parameter w with gradient g, at step t = 1, 2, ...:
+
+    SGD:   v = momentum * v - lr * g;   w = w + v            (nesterov: w = w + momentum * v - lr * g)
+           (momentum = 0: w = w - lr * g)
+    Adam:  m = m + (g - m) * (1 - beta_1)
+           v = v + (g^2 - v) * (1 - beta_2)
+           alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+           w = w - alpha * m / (sqrt(v) + epsilon)           (Keras's "epsilon-hat" placement)
+
+Gradient clipping before the update (at most one of them):
+    clipnorm          g = g * c / max(||g||, c)             per tensor
+    global_clipnorm   g = g * c / max(||(g_1, ..., g_n)||, c)  over all tensors
+    clipvalue         g = clip(g, -c, c)
+
+Scalars are computed in each parameter's dtype, as Keras does, so float32 training follows Keras's
+float32 arithmetic. The state (``iterations`` and the slot arrays ``m``, ``v``, ``momentums``) is plain
+NumPy, aligned with the parameter list, for inspection.
+
+Example:
+    >>> import numpy as np
+    >>> from minirnn.optimizers import Adam
+    >>> w = np.array([1.0]); opt = Adam(learning_rate=0.1)
+    >>> opt.apply([w], [np.array([0.5])]); opt.iterations, w.round(4).tolist()
+    (1, [0.9])
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def _check_nonneg(name: str, value, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: clipping, the step counter, and slot creation; subclasses implement ``update``."""
+
+    name = "optimizer"
+
+    def __init__(self, learning_rate: float = 0.001, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None):
+        self.learning_rate = _check_nonneg("learning_rate", learning_rate)
+        given = [n for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                ("global_clipnorm", global_clipnorm)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"only one of clipnorm, clipvalue, global_clipnorm may be set; got {', '.join(given)}")
+        self.clipnorm = _check_nonneg("clipnorm", clipnorm, True)
+        self.clipvalue = _check_nonneg("clipvalue", clipvalue, True)
+        self.global_clipnorm = _check_nonneg("global_clipnorm", global_clipnorm, True)
+        self.iterations = 0
+        self.slots: dict[str, list[Array]] = {}
+
+    # -- slots ------------------------------------------------------------------------------------
+    slot_names: tuple[str, ...] = ()
+
+    def build(self, params: Sequence[Array]) -> None:
+        self.slots = {name: [np.zeros_like(p) for p in params] for name in self.slot_names}
+
+    def _check_built(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
+        if len(params) != len(grads):
+            raise ValueError(f"got {len(params)} parameters but {len(grads)} gradients")
+        for k, (p, g) in enumerate(zip(params, grads)):
+            if np.shape(g) != p.shape:
+                raise ValueError(f"gradient {k} must have the parameter's shape {p.shape}; got {np.shape(g)}")
+        if self.slot_names and (not self.slots or len(self.slots[self.slot_names[0]]) != len(params)
+                                or any(s.shape != p.shape for s, p in zip(self.slots[self.slot_names[0]], params))):
+            if self.iterations:
+                raise ValueError("this optimizer was used with different parameters; create a new one")
+            self.build(params)
+
+    # -- clipping ---------------------------------------------------------------------------------
+    def clip(self, grads: Sequence[Array]) -> list[Array]:
+        grads = list(grads)
+        if self.clipnorm is not None:
+            out = []
+            for g in grads:
+                c = g.dtype.type(self.clipnorm)
+                out.append(g * c / np.maximum(np.sqrt(np.sum(g * g)), c))
+            return out
+        if self.global_clipnorm is not None:
+            norm = np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+            c = self.global_clipnorm
+            if norm > c:
+                return [g * g.dtype.type(c / norm) for g in grads]
+            return grads
+        if self.clipvalue is not None:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    # -- stepping ---------------------------------------------------------------------------------
+    def apply(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
+        """One step: clip, then update every parameter in place; ``iterations`` counts steps."""
+        self._check_built(params, grads)
+        grads = self.clip(grads)
+        self.iterations += 1
+        for k, (p, g) in enumerate(zip(params, grads)):
+            self.update(k, p, np.asarray(g, dtype=p.dtype))
+
+    def update(self, k: int, w: Array, g: Array) -> None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "learning_rate": self.learning_rate, "clipnorm": self.clipnorm,
+                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+
+    def get_state(self) -> dict:
+        """Copies of the step counter and every slot array (inspectable; saved with a model)."""
+        return {"iterations": self.iterations, **{n: [a.copy() for a in v] for n, v in self.slots.items()}}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum, as in Keras."""
+
+    name = "sgd"
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        momentum = _check_nonneg("momentum", momentum)
+        if momentum > 1:
+            raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
+        self.momentum = momentum
+        self.nesterov = bool(nesterov)
+        self.slot_names = ("momentums",) if momentum else ()
+
+    def update(self, k, w, g):
+        lr = w.dtype.type(self.learning_rate)
+        if not self.momentum:
+            w -= lr * g
+            return
+        v = self.slots["momentums"][k]
+        mom = w.dtype.type(self.momentum)
+        v *= mom
+        v -= lr * g
+        if self.nesterov:
+            w += mom * v - lr * g
+        else:
+            w += v
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam with Keras's defaults (lr 1e-3, beta_1 0.9, beta_2 0.999, epsilon 1e-7) and update order."""
+
+    name = "adam"
+    slot_names = ("m", "v")
+
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        for n, b in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if _check_nonneg(n, b) >= 1:
+                raise ValueError(f"{n} must be in [0, 1); got {b}")
+        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
+        self.epsilon = _check_nonneg("epsilon", epsilon)
+
+    @property
+    def m(self) -> list[Array]:
+        return self.slots.get("m", [])
+
+    @property
+    def v(self) -> list[Array]:
+        return self.slots.get("v", [])
+
+    def update(self, k, w, g):
+        f = w.dtype.type
+        m, v = self.slots["m"][k], self.slots["v"][k]
+        t = f(self.iterations)
+        # Keras computes the bias corrections in the variable's dtype
+        b1_power, b2_power = np.power(f(self.beta_1), t), np.power(f(self.beta_2), t)
+        alpha = f(self.learning_rate) * np.sqrt(f(1) - b2_power) / (f(1) - b1_power)
+        m += (g - m) * f(1 - self.beta_1)
+        v += (g * g - v) * f(1 - self.beta_2)
+        w -= (m * alpha) / (np.sqrt(v) + f(self.epsilon))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+
+
+def get(optimizer: str | Optimizer) -> Optimizer:
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
+        return OPTIMIZERS[optimizer.lower()]()
+    raise ValueError(f"unknown optimizer {optimizer!r}; expected an Optimizer instance or one of {sorted(OPTIMIZERS)}")
