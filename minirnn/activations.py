@@ -86,9 +86,10 @@ def _linear_derivative(y: Array, out: Array) -> Array:
 
 
 def _hard_sigmoid(z: Array, out: Array) -> Array:
-    np.multiply(z, 1 / 6, out=out)
-    np.add(out, 0.5, out=out)
-    return np.clip(out, 0, 1, out=out)
+    # relu6(z + 3) / 6, in TensorFlow's operation order so float32 results are bit-identical
+    np.add(z, 3, out=out)
+    np.clip(out, 0, 6, out=out)
+    return np.divide(out, 6, out=out)
 
 
 def _hard_sigmoid_derivative(y: Array, out: Array) -> Array:

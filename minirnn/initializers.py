@@ -35,7 +35,7 @@ def orthogonal(shape: tuple, rng: np.random.Generator, dtype) -> np.ndarray:
     q *= np.sign(np.diag(r))  # makes the distribution uniform over orthogonal matrices
     if rows < cols:
         q = q.T
-    return q.reshape(shape).astype(dtype)
+    return np.ascontiguousarray(q.reshape(shape), dtype=dtype)
 
 
 def zeros(shape: tuple, rng: np.random.Generator, dtype) -> np.ndarray:

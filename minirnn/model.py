@@ -316,6 +316,14 @@ class Sequential:
             raise ValueError(f"{name} contains NaN or Inf")
         return x
 
+    def output_shape(self) -> tuple:
+        """The model's output shape without the batch axis."""
+        self._require_built("output_shape")
+        shape = self.layers[0].built_input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
     def _check_xy(self, x: Any, y: Any, names: tuple[str, str] = ("x", "y")) -> tuple[Array, Array]:
         x = self._check_x(x, names[0])
         y = np.asarray(y)
@@ -326,6 +334,11 @@ class Sequential:
                              f"got {x.shape[0]} and {y.shape[0] if y.ndim else 'a scalar'}")
         if not np.isfinite(y).all():
             raise ValueError(f"{names[1]} contains NaN or Inf")
+        if self.loss is not None:
+            # Shape errors (and the one-time broadcasting warning) now, on the whole arrays, before any step.
+            dtype = self.layers[-1].dtype
+            predicted = np.broadcast_to(dtype.type(0), (len(x), *self.output_shape()))
+            self.loss.prepare(np.broadcast_to(y.dtype.type(0), y.shape), predicted)
         return x, y
 
     # -- display ----------------------------------------------------------------------------------

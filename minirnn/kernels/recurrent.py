@@ -63,6 +63,7 @@ class RecurrentGrads(NamedTuple):
     kernel: Array
     recurrent_kernel: Array
     bias: Array | None
+    dh_over_time: Array | None = None  # (T, B, H): dL/dh_t for t = 1..T, when requested
 
 
 @dataclass
@@ -303,13 +304,16 @@ def recurrent_backward(
     cache: RecurrentCache,
     d_outputs: Array | None = None,
     d_final_states: Sequence[Array | None] | None = None,
+    record_dh: bool = False,
 ) -> RecurrentGrads:
     """Backpropagation through time for ``recurrent_forward``.
 
     Shapes: d_outputs (B, T, H) = dL/dh_t for every step (None if the loss does not read the
     sequence), d_final_states one (B, H) array or None per state = dL/d(state_T) from outside
     (for a layer that returns only its last output, that gradient is the one for h_T).
-    Returns ``RecurrentGrads(dx, initial_states, kernel, recurrent_kernel, bias)``.
+    Returns ``RecurrentGrads(dx, initial_states, kernel, recurrent_kernel, bias, dh_over_time)``;
+    with ``record_dh=True``, ``dh_over_time[t - 1]`` is the total gradient dL/dh_t reaching step t
+    (from the output at t and from every later step), which shows how far back the loss still reaches.
     """
     cell, buf = cache.cell, cache.buffers
     T, B, G = buf["z"].shape
@@ -335,9 +339,12 @@ def recurrent_backward(
     # A contiguous transposed copy, made once: matmul into out= with a transposed view is slow.
     UT = np.ascontiguousarray(cache.recurrent_kernel.T)
     scratch = cell.scratch_buffers(B, H, dtype)
+    dh_over_time = np.empty((T, B, H), dtype) if record_dh else None
     for t in range(T - 1, -1, -1):
         if d_outputs is not None:
             d_states[0] += d_seq[t]
+        if record_dh:
+            dh_over_time[t] = d_states[0]
         cell.step_backward(t, buf, d_states, dZ[t], UT, scratch)
 
     # Weight gradients summed over time, each one matmul over all T*B rows.
@@ -346,7 +353,7 @@ def recurrent_backward(
     d_recurrent = buf["h"][:-1].reshape(T * B, H).T @ dZ2
     d_bias = dZ2.sum(axis=0) if cache.use_bias else None
     dx = (dZ2 @ cache.kernel.astype(dtype, copy=False).T).reshape(T, B, D).transpose(1, 0, 2)
-    return RecurrentGrads(np.ascontiguousarray(dx), d_states, d_kernel, d_recurrent, d_bias)
+    return RecurrentGrads(np.ascontiguousarray(dx), d_states, d_kernel, d_recurrent, d_bias, dh_over_time)
 
 
 def simple_rnn_forward(x, kernel, recurrent_kernel, bias=None, initial_state=None, activation="tanh"):
