@@ -156,21 +156,30 @@ class Sequential:
         return x, caches
 
     def _backward(self, caches: list, dy: Array) -> list[Array]:
+        return self._backward_with_dx(caches, dy)[0]
+
+    def _backward_with_dx(self, caches: list, dy: Array) -> tuple[list[Array], Array]:
+        """The weight gradients (``get_weights`` order) and dL/dx for the model input."""
         grads: list[list[Array]] = []
         for layer, cache in zip(reversed(self.layers), reversed(caches)):
             g = layer.backward(cache, dy)
             grads.append(list(g.params.values()))
             dy = g.dx
-        return [a for layer_grads in reversed(grads) for a in layer_grads]
+        return [a for layer_grads in reversed(grads) for a in layer_grads], dy
 
     def loss_and_gradients(self, x: Any, y: Any, training: bool = False,
-                           rng: np.random.Generator | None = None) -> tuple[float, list[Array]]:
+                           rng: np.random.Generator | None = None, return_input_gradient: bool = False):
         """The loss on (x, y) and its gradient for every weight, aligned with ``get_weights()``.
 
         With ``training=True`` dropout is active (masks from ``rng``), exactly as in a ``fit`` step.
+        With ``return_input_gradient=True`` returns ``(loss, grads, dL/dx)``, dL/dx shaped like x.
         """
         self._require_compiled("loss_and_gradients")
         x, y = self._check_xy(x, y)
+        if return_input_gradient:
+            y_hat, caches = self._forward(x, training, rng)
+            loss, dy = self.loss.value_and_grad(y, y_hat)
+            return (float(loss), *self._backward_with_dx(caches, dy))
         return self._loss_and_gradients(x, y, training, rng)
 
     def _loss_and_gradients(self, x, y, training, rng):
