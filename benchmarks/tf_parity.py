@@ -1,0 +1,291 @@
+"""TensorFlow parity: minirnn against Keras (TensorFlow backend) on the same weights and data.
+
+Needs the tf extra: ``pip install -e ".[tf]"``, then ``python benchmarks/tf_parity.py``.
+
+1. Gradients. For every case in CASES (SimpleRNN tanh/relu, LSTM tanh/relu, GRU once minirnn has it,
+   Dense, the founding model), in float32 and float64: a Keras model with randomly initialised weights
+   and random nonzero biases is copied into minirnn (``minirnn.interop.from_keras``); both compute the
+   forward output, the mse loss and its gradient with respect to every weight and the input (Keras:
+   ``tf.GradientTape``; minirnn: its hand-written backward). Each row shows the max absolute
+   difference and the relative error ``max|a - b| / max(|a| + |b|)`` (``minirnn.gradcheck``).
+   Targets: float32 within 1e-5, float64 within 1e-10.
+2. Trajectory. The founding model (LSTM(50, relu), Dropout(0), Dense(1), Adam, mse, targets = inputs
+   as in the founding program) trained for 100 steps in both frameworks from the same random weights
+   on the same batches in a fixed order (1000 samples, batch 32, like fit with shuffle=False): the loss
+   of every step (target: within 1e-4 relative) and the final weights.
+3. Time per training step (``train_on_batch``) in both frameworks, medians over the trajectory.
+4. Dropout. The founding model with Dropout(0.2) and the *same* mask in both (injected: minirnn's
+   ``Dropout.forward(mask=...)``, and on the Keras side a layer doing TensorFlow's dropout arithmetic,
+   ``x * f32(1/(1-rate))`` then a select, with that mask): loss, gradients and weights after one step.
+
+Exits with status 1 if any target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+try:
+    import keras  # noqa: E402
+    import tensorflow as tf  # noqa: E402
+except ImportError:
+    sys.exit('benchmarks/tf_parity.py needs TensorFlow: pip install -e ".[tf]"')
+
+import minirnn  # noqa: E402
+from minirnn import Sequential  # noqa: E402
+from minirnn.gradcheck import relative_error  # noqa: E402
+from minirnn.interop import from_keras, keras_loss_and_gradients  # noqa: E402
+from minirnn.kernels.dropout import dropout_mask  # noqa: E402
+from minirnn.layers import LAYERS, Dropout  # noqa: E402
+from minirnn.losses import ShapeBroadcastWarning  # noqa: E402
+
+TARGETS = {"float32": 1e-5, "float64": 1e-10}
+TRAJECTORY_TARGET = 1e-4
+DTYPES = ("float32", "float64")
+
+
+# -- the cases --------------------------------------------------------------------------------------
+
+def rnn_opts(seed: int, dtype: str) -> dict:
+    """dtype and seeded Keras initializers: a random reference, reproducible without global seeding."""
+    return {"kernel_initializer": keras.initializers.GlorotUniform(seed=seed),
+            "recurrent_initializer": keras.initializers.Orthogonal(seed=seed + 1), "dtype": dtype}
+
+
+def dense_opts(seed: int, dtype: str) -> dict:
+    return {"kernel_initializer": keras.initializers.GlorotUniform(seed=seed), "dtype": dtype}
+
+
+def founding_layers(seed: int, dtype: str, rate: float = 0.2) -> list:
+    """The founding program's model: LSTM(50, relu) -> Dropout -> Dense(1)."""
+    return [keras.layers.LSTM(50, activation="relu", **rnn_opts(seed, dtype)), keras.layers.Dropout(rate, dtype=dtype),
+            keras.layers.Dense(1, **dense_opts(seed + 2, dtype))]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    layers: Callable[[int, str], list]  # (seed, dtype) -> Keras layers (after the Input)
+    input_shape: tuple              # without the batch axis
+    target: str                     # "random" (normal, the output's shape) or "input" (fit(data, data))
+    needs: str                      # the minirnn layer type the case needs
+
+
+B, T, D, H = 32, 20, 8, 32
+CASES = [
+    Case("SimpleRNN tanh", lambda s, d: [keras.layers.SimpleRNN(H, return_sequences=True, **rnn_opts(s, d))],
+         (T, D), "random", "SimpleRNN"),
+    Case("SimpleRNN relu", lambda s, d: [keras.layers.SimpleRNN(H, activation="relu", **rnn_opts(s, d))],
+         (T, D), "random", "SimpleRNN"),
+    Case("LSTM tanh", lambda s, d: [keras.layers.LSTM(H, return_sequences=True, **rnn_opts(s, d))],
+         (T, D), "random", "LSTM"),
+    Case("LSTM relu", lambda s, d: [keras.layers.LSTM(H, activation="relu", **rnn_opts(s, d))],
+         (T, D), "random", "LSTM"),
+    Case("GRU tanh", lambda s, d: [keras.layers.GRU(H, return_sequences=True, **rnn_opts(s, d))],
+         (T, D), "random", "GRU"),
+    Case("Dense", lambda s, d: [keras.layers.Dense(H, activation="tanh", **dense_opts(s, d))],
+         (D,), "random", "Dense"),
+    Case("founding model", founding_layers, (10, 1), "input", "LSTM"),
+]
+
+
+def keras_model(layers: list, input_shape: tuple, dtype: str, rng: np.random.Generator):
+    """A Keras Sequential of ``layers`` (all in ``dtype``) whose biases are replaced by random nonzero values."""
+    model = keras.Sequential([keras.Input(input_shape, dtype=dtype), *layers])
+    for w in model.weights:
+        if w.name == "bias":
+            w.assign((rng.standard_normal(w.shape) * 0.5).astype(dtype))
+    return model
+
+
+def make_data(case: Case, model, dtype: str, rng: np.random.Generator):
+    x = rng.standard_normal((B, *case.input_shape)).astype(dtype)
+    if case.target == "input":
+        return x, x
+    return x, rng.standard_normal((B, *model.output_shape[1:])).astype(dtype)
+
+
+# -- 1. gradients -----------------------------------------------------------------------------------
+
+def compare_case(case: Case, dtype: str, seed: int) -> list[tuple[str, float, float]]:
+    """[(quantity, max abs difference, relative error)] for the output, the loss, every gradient, dx."""
+    rng = np.random.default_rng(seed)
+    kmodel = keras_model(case.layers(seed, dtype), case.input_shape, dtype, rng)
+    x, y = make_data(case, kmodel, dtype, rng)
+    model = from_keras(kmodel)
+    model.compile(optimizer="adam", loss="mse")
+    rows = [(f"output {tuple(kmodel.output_shape[1:])}", model.predict(x, batch_size=B), kmodel(x).numpy())]
+    loss, grads, dx = model.loss_and_gradients(x, y, return_input_gradient=True)
+    k_loss, k_grads, k_dx = keras_loss_and_gradients(kmodel, x, y)
+    rows.append(("loss", np.float64(loss), np.float64(k_loss)))
+    names = [f"d {type(layer).__name__}.{p}" for layer in model.layers for p in layer.params]
+    rows += [(f"{n} {g.shape}", g, kg) for n, g, kg in zip(names, grads, k_grads)]
+    rows.append((f"d input {dx.shape}", dx, k_dx))
+    return [(q, float(np.max(np.abs(np.float64(a) - np.float64(b)))), relative_error(a, b)) for q, a, b in rows]
+
+
+def gradient_table(seed: int) -> bool:
+    print("1. Forward outputs, mse loss and gradients: minirnn vs Keras (tf.GradientTape), same weights")
+    print(f"   batch {B}; relative error = max|a - b| / max(|a| + |b|); targets: float32 {TARGETS['float32']:g}, "
+          f"float64 {TARGETS['float64']:g}\n")
+    header = f"{'case':<16}{'quantity':<38}" + "".join(f"{d + ' max|d|':>17}{'rel':>10}" for d in DTYPES) + "  ok"
+    print(header)
+    print("-" * len(header))
+    all_ok = True
+    for case in CASES:
+        if case.needs not in LAYERS:
+            print(f"{case.needs}: not implemented yet")
+            continue
+        results = {dtype: compare_case(case, dtype, seed) for dtype in DTYPES}
+        for k, (quantity, *_) in enumerate(results[DTYPES[0]]):
+            line = f"{case.name if k == 0 else '':<16}{quantity:<38}"
+            ok = True
+            for dtype in DTYPES:
+                _, abs_diff, rel = results[dtype][k]
+                ok &= rel <= TARGETS[dtype]
+                line += f"{abs_diff:>17.1e}{rel:>10.1e}"
+            all_ok &= ok
+            print(line + ("  ok" if ok else "  MISSED"))
+    return all_ok
+
+
+# -- 2. trajectory and 4. timing --------------------------------------------------------------------
+
+def batches(n: int, batch_size: int, steps: int):
+    """Batch index ranges in a fixed order, epoch after epoch, the last partial batch kept (fit, shuffle=False)."""
+    starts = list(range(0, n, batch_size))
+    for step in range(steps):
+        start = starts[step % len(starts)]
+        yield slice(start, min(start + batch_size, n))
+
+
+def trajectory(seed: int, steps: int = 100, n: int = 1000) -> bool:
+    print(f"\n2. Training trajectory: founding model, dropout rate 0, Adam, {steps} steps, batch 32, "
+          f"{n} samples in a fixed order, float32")
+    rng = np.random.default_rng(seed + 1)
+    kmodel = keras_model(founding_layers(seed + 1, "float32", rate=0.0), (10, 1), "float32", rng)
+    model = from_keras(kmodel)
+    kmodel.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer="adam", loss="mse")
+    data = rng.standard_normal((n, 10, 1)).astype("float32")
+    k_losses, losses, k_times, times = [], [], [], []
+    for sl in batches(n, 32, steps):
+        xb = data[sl]
+        t0 = time.perf_counter()
+        k_losses.append(float(kmodel.train_on_batch(xb, xb)))
+        t1 = time.perf_counter()
+        losses.append(model.train_on_batch(xb, xb))
+        t2 = time.perf_counter()
+        k_times.append(t1 - t0)
+        times.append(t2 - t1)
+    k_losses, losses = np.array(k_losses), np.array(losses)
+    rel = np.abs(losses - k_losses) / np.abs(k_losses)
+    print(f"\n{'step':>6}{'keras loss':>14}{'minirnn loss':>14}{'rel diff':>11}")
+    for i in sorted({0, *range(9, steps, 10), steps - 1}):
+        print(f"{i + 1:>6}{k_losses[i]:>14.8f}{losses[i]:>14.8f}{rel[i]:>11.1e}")
+    ok = bool(rel.max() <= TRAJECTORY_TARGET)
+    print(f"max relative loss difference over all {steps} steps: {rel.max():.1e} at step {rel.argmax() + 1} "
+          f"(target {TRAJECTORY_TARGET:g}) {'ok' if ok else 'MISSED'}")
+    print(f"loss went from {losses[0]:.6f} to {losses[-1]:.6f}")
+    print(f"\n{'final weight':<34}{'max|d|':>10}{'rel':>10}")
+    for layer in model.layers:
+        for name, w in layer.params.items():
+            kw = next(v for v in kmodel.get_layer(layer.name).weights if v.name == name).numpy()
+            print(f"{type(layer).__name__ + '.' + name + ' ' + str(w.shape):<34}{np.max(np.abs(w - kw)):>10.1e}"
+                  f"{relative_error(w, kw):>10.1e}")
+
+    print("\n3. Time per training step (train_on_batch, batch 32, float32; median over steps 2.."
+          f"{steps}, first step excluded: Keras traces its graph there)")
+    k_med, m_med = np.median(k_times[1:]), np.median(times[1:])
+    print(f"   Keras (TensorFlow {tf.__version__}, Keras {keras.__version__}): {k_med * 1e3:7.2f} ms")
+    print(f"   minirnn {minirnn.__version__} (NumPy {np.__version__}):{'':>14}{m_med * 1e3:7.2f} ms")
+    print(f"   minirnn / Keras: {m_med / k_med:.2f}   (first step: Keras {k_times[0] * 1e3:.0f} ms, "
+          f"minirnn {times[0] * 1e3:.0f} ms; {os.cpu_count()} CPUs)")
+    return ok
+
+
+# -- 3. dropout with injected masks ----------------------------------------------------------------
+
+class InjectedDropout(keras.layers.Layer):
+    """TensorFlow's dropout arithmetic, ``where(keep, x * f32(1/(1-rate)), 0)``, with a given keep mask."""
+
+    def __init__(self, rate: float, keep: np.ndarray, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.keep = rate, tf.constant(keep)
+
+    def call(self, x, training=False):
+        if not training:
+            return x
+        return tf.where(self.keep, x * tf.constant(1.0 / (1.0 - self.rate), dtype=x.dtype), tf.zeros_like(x))
+
+
+class FixedMaskDropout(Dropout):
+    """minirnn's Dropout with a given scaled mask (``Dropout.forward(mask=...)``) in training."""
+
+    def __init__(self, rate: float, mask: np.ndarray, **kwargs):
+        super().__init__(rate, **kwargs)
+        self.mask = mask
+
+    def forward(self, x, *, training=False, rng=None, mask=None):
+        return super().forward(x, training=training, rng=rng, mask=self.mask if training else None)
+
+
+def dropout_step(seed: int, rate: float = 0.2) -> bool:
+    print(f"\n4. Dropout({rate}) with the same mask injected in both: one Adam step, float32")
+    rng = np.random.default_rng(seed + 2)
+    kbase = keras_model(founding_layers(seed + 2, "float32", rate), (10, 1), "float32", rng)
+    base = from_keras(kbase)
+    x = rng.standard_normal((B, 10, 1)).astype("float32")
+    mask = dropout_mask((B, 50), rate, rng, np.float32)
+    lstm, dense = kbase.layers[0], kbase.layers[2]
+    kmodel = keras.Sequential([keras.Input((10, 1)), lstm, InjectedDropout(rate, mask != 0), dense])
+    model = Sequential([base.layers[0], FixedMaskDropout(rate, mask), base.layers[2]])
+    kmodel.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer="adam", loss="mse")
+    loss, grads, dx = model.loss_and_gradients(x, x, training=True, return_input_gradient=True)
+    k_loss, k_grads, k_dx = keras_loss_and_gradients(kmodel, x, x, training=True)
+    k_step, step = float(kmodel.train_on_batch(x, x)), model.train_on_batch(x, x)
+    names = [f"{type(layer).__name__}.{p}" for layer in model.layers for p in layer.params]
+    rows = [("loss (training, masked)", np.float64(loss), np.float64(k_loss)),
+            ("train_on_batch loss", np.float64(step), np.float64(k_step)),
+            *[(f"d {n}", g, kg) for n, g, kg in zip(names, grads, k_grads)],
+            ("d input", dx, k_dx),
+            *[(f"{n} after the step", w, kw) for n, w, kw in zip(names, model.get_weights(), kmodel.get_weights())]]
+    ok = True
+    print(f"{'quantity':<38}{'max|d|':>10}{'rel':>10}")
+    for name, a, b in rows:
+        rel = relative_error(a, b)
+        ok &= rel <= TARGETS["float32"]
+        print(f"{name:<38}{np.max(np.abs(np.float64(a) - np.float64(b))):>10.1e}{rel:>10.1e}")
+    no_mask = model.loss_and_gradients(x, x, training=False)[0]
+    print(f"(the mask matters: loss without dropout {no_mask:.6f}, with the mask {loss:.6f}) "
+          f"{'ok' if ok else 'MISSED'}")
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", ShapeBroadcastWarning)  # the founding model's targets, as in Keras
+    print(f"minirnn {minirnn.__version__}, NumPy {np.__version__}; TensorFlow {tf.__version__}, "
+          f"Keras {keras.__version__} ({keras.backend.backend()} backend)\n")
+    ok = gradient_table(args.seed)
+    ok &= trajectory(args.seed)
+    ok &= dropout_step(args.seed)
+    print("\nall targets met" if ok else "\nSOME TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

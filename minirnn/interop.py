@@ -1,0 +1,328 @@
+"""Moving models and weights between minirnn, Keras and PyTorch.
+
+TensorFlow/Keras and PyTorch are optional extras (``pip install minirnn[tf]``, ``minirnn[torch]``):
+this module imports them only inside the functions that need them.
+
+Keras (``from_keras`` / ``to_keras``): a ``keras.Sequential`` of SimpleRNN, LSTM, Dense and Dropout
+layers and a minirnn ``Sequential`` store the same arrays in the same order and shapes
+(SimpleRNN: kernel (D, H), recurrent_kernel (H, H), bias (H,); LSTM: kernel (D, 4H),
+recurrent_kernel (H, 4H), bias (4H,), gate blocks i, f, c, o; Dense: kernel (D, U), bias (U,)), so
+the conversion copies the config (units, activation, recurrent_activation, use_bias,
+unit_forget_bias, return_sequences, rate, dtype, name, the input shape) and the weights unchanged.
+Options minirnn does not have (RNN dropout, go_backwards, stateful, regularizers, constraints,
+frozen layers, mixed precision) raise ``ValueError`` rather than silently computing something else.
+
+PyTorch (``to_torch_state_dict`` / ``from_torch_state_dict``), for one recurrent layer, with
+torch's ``batch_first=True`` modules ``nn.RNN`` and ``nn.LSTM`` (one layer, one direction):
+
+    weight_ih_l0 = kernel^T              (k H, D)   gate blocks in torch's order
+    weight_hh_l0 = recurrent_kernel^T    (k H, H)
+    bias_ih_l0 + bias_hh_l0 = bias       torch adds two biases where Keras has one: to torch the
+                                         bias goes to bias_ih and bias_hh is zero; from torch they are summed
+
+torch's LSTM gate order i, f, g, o is Keras's i, f, c, o. torch computes only tanh/sigmoid LSTMs and
+tanh/relu RNNs: the weights convert whatever the activation, but the numbers agree only when torch
+computes the same function.
+
+Keras's own numbers for a minirnn question: ``keras_loss_and_gradients`` is
+``Sequential.loss_and_gradients(..., return_input_gradient=True)`` computed by Keras with
+``tf.GradientTape`` (used by ``benchmarks/tf_parity.py`` and the parity tests).
+
+Example (needs neither extra: the state dict may hold NumPy arrays):
+    >>> import numpy as np
+    >>> from minirnn.layers import LSTM
+    >>> from minirnn.interop import from_torch_state_dict
+    >>> lstm = LSTM(2, input_shape=(None, 3))
+    >>> rng = np.random.default_rng(0)
+    >>> sd = {"weight_ih_l0": rng.standard_normal((8, 3)), "weight_hh_l0": rng.standard_normal((8, 2)),
+    ...       "bias_ih_l0": np.ones(8), "bias_hh_l0": np.full(8, 0.5)}
+    >>> from_torch_state_dict(lstm, sd)
+    >>> lstm.params["bias"].tolist() == [1.5] * 8, lstm.params["kernel"].shape
+    (True, (3, 8))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import initializers
+from .layers import LAYERS
+from .layers.base import Layer
+from .layers.recurrent import RNN
+from .model import Sequential
+
+Array = np.ndarray
+
+# -- Keras ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _KerasSpec:
+    """How one layer type maps between Keras and minirnn (the class name is the same in both).
+
+    ``keys``: config entries copied as they are (same name and meaning in both);
+    ``required``: Keras options minirnn does not implement, with the only value it can match;
+    ``initializers``: initializer config entries, carried over when both sides know the initializer.
+    """
+
+    keys: tuple[str, ...]
+    required: tuple[tuple[str, Any], ...] = ()
+    initializers: tuple[str, ...] = ()
+
+
+_RNN_KEYS = ("units", "activation", "use_bias", "return_sequences")
+_RNN_REQUIRED = (("return_state", False), ("go_backwards", False), ("stateful", False),
+                 ("dropout", 0.0), ("recurrent_dropout", 0.0))
+_RNN_INITIALIZERS = ("kernel_initializer", "recurrent_initializer", "bias_initializer")
+
+# One entry per layer type; a new minirnn layer with Keras's layout is one more line
+# (GRU: keys _RNN_KEYS + ("recurrent_activation", "reset_after")).
+_KERAS_SPECS: dict[str, _KerasSpec] = {
+    "SimpleRNN": _KerasSpec(_RNN_KEYS, _RNN_REQUIRED, _RNN_INITIALIZERS),
+    "LSTM": _KerasSpec(_RNN_KEYS + ("recurrent_activation", "unit_forget_bias"), _RNN_REQUIRED, _RNN_INITIALIZERS),
+    "Dense": _KerasSpec(("units", "activation", "use_bias"), (), ("kernel_initializer", "bias_initializer")),
+    "Dropout": _KerasSpec(("rate", "seed"), (("noise_shape", None),)),
+}
+
+# Keras initializer class name <-> minirnn initializer name (GlorotUniform <-> glorot_uniform, ...)
+_INITIALIZER_CLASSES = {"".join(p.capitalize() for p in name.split("_")): name
+                        for name in initializers.INITIALIZERS}
+
+
+def _spec(kind: str, where: str) -> _KerasSpec:
+    if kind not in _KERAS_SPECS or kind not in LAYERS:
+        known = sorted(k for k in _KERAS_SPECS if k in LAYERS)
+        raise ValueError(f"{where}: layer type {kind!r} has no minirnn counterpart; supported: {', '.join(known)}")
+    return _KERAS_SPECS[kind]
+
+
+def _initializer_from_keras(value: Any) -> str | None:
+    """The minirnn name of a serialized Keras initializer, or None when minirnn has no equivalent."""
+    if isinstance(value, str):
+        return value if value in initializers.INITIALIZERS else None
+    if isinstance(value, dict):
+        name = _INITIALIZER_CLASSES.get(value.get("class_name"))
+        config = value.get("config") or {}
+        if name == "orthogonal" and config.get("gain", 1.0) != 1.0:
+            return None
+        return name
+    return None
+
+
+def from_keras(model: Any) -> Sequential:
+    """A minirnn ``Sequential`` with the layers, config and weights of a built ``keras.Sequential``.
+
+    Shapes: the input shape is taken from the Keras model; weights are copied unchanged (same layout).
+
+    Example (with the ``tf`` extra; tests/test_parity_tf.py runs it):
+
+        k = keras.Sequential([keras.Input((10, 1)), keras.layers.LSTM(50, activation="relu"),
+                              keras.layers.Dropout(0.2), keras.layers.Dense(1)])
+        m = from_keras(k)     # minirnn Sequential: LSTM(50, relu), Dropout(0.2), Dense(1), Keras's weights
+    """
+    import keras
+
+    if not isinstance(model, keras.Sequential):
+        raise TypeError(f"model must be a keras.Sequential; got {type(model).__name__}")
+    if not model.built or not model.inputs:
+        raise ValueError("model must be built: give it a keras.Input(shape) first or call it on data")
+    input_shape = tuple(model.inputs[0].shape[1:])
+    layers: list[tuple[Layer, list[Array]]] = []
+    for i, klayer in enumerate(model.layers):
+        kind = type(klayer).__name__
+        where = f"layer {i} ({klayer.name!r})"
+        spec = _spec(kind, where)
+        config = klayer.get_config()
+        problems = [f"{key}={config.get(key)!r} (minirnn supports only {value!r})"
+                    for key, value in spec.required if config.get(key, value) != value]
+        problems += [f"{key}={value!r} (minirnn has none)" for key, value in config.items()
+                     if key.endswith(("_regularizer", "_constraint")) and value is not None]
+        if not config.get("trainable", True):
+            problems.append("trainable=False (minirnn trains every layer)")
+        policy = klayer.dtype_policy
+        if policy.compute_dtype != policy.variable_dtype or policy.variable_dtype not in ("float32", "float64"):
+            problems.append(f"dtype policy {policy.name!r} (minirnn supports float32 and float64)")
+        if problems:
+            raise ValueError(f"{where} cannot be converted: {'; '.join(problems)}")
+        kwargs = {key: config[key] for key in spec.keys}
+        for key in spec.initializers:
+            name = _initializer_from_keras(config.get(key))
+            if name is not None:
+                kwargs[key] = name
+        kwargs.update(name=klayer.name, dtype=policy.variable_dtype)
+        if i == 0:
+            kwargs["input_shape"] = input_shape
+        layers.append((LAYERS[kind](**kwargs), klayer.get_weights()))
+    result = Sequential([layer for layer, _ in layers], name=model.name)
+    if not result.built:
+        result.build(input_shape)
+    for layer, weights in layers:
+        layer.set_weights(weights)
+    return result
+
+
+def to_keras(model: Sequential) -> Any:
+    """A built ``keras.Sequential`` with the layers, config and weights of a built minirnn ``Sequential``.
+
+    Example (with the ``tf`` extra; tests/test_parity_tf.py runs it):
+
+        k = to_keras(Sequential([LSTM(4, input_shape=(10, 1)), Dense(1)]))
+        k.predict(x)          # equals the minirnn model's predict(x) to float rounding
+    """
+    import keras
+
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a minirnn Sequential; got {type(model).__name__}")
+    model._require_built("to_keras")
+    klayers = []
+    for i, layer in enumerate(model.layers):
+        kind = type(layer).__name__
+        spec = _spec(kind, f"layer {i} ({layer.name!r})")
+        kwargs = {key: getattr(layer, key) for key in spec.keys}
+        config = layer.get_config()
+        kwargs.update({key: config[key] for key in spec.initializers if isinstance(config.get(key), str)})
+        klayers.append(getattr(keras.layers, kind)(name=layer.name, dtype=layer.dtype.name, **kwargs))
+    first = model.layers[0]
+    inputs = keras.Input(shape=first.built_input_shape, dtype=first.dtype.name)
+    kmodel = keras.Sequential([inputs, *klayers], name=model.name)
+    for layer, klayer in zip(model.layers, klayers):
+        klayer.set_weights(layer.get_weights())
+    return kmodel
+
+
+def keras_loss_and_gradients(model: Any, x: Any, y: Any, loss: str = "mse",
+                             training: bool = False) -> tuple[float, list[Array], Array]:
+    """Keras's ``(loss, [dL/dw for w in model.trainable_weights], dL/dx)``, by ``tf.GradientTape``.
+
+    The Keras counterpart of minirnn's ``Sequential.loss_and_gradients(x, y, return_input_gradient=True)``;
+    ``loss`` is 'mse' or 'mae', reduced as Keras reduces it (mean per sample, then over the batch),
+    in the model's output dtype. Arrays are returned as NumPy arrays.
+    """
+    import keras
+    import tensorflow as tf
+
+    classes = {"mse": keras.losses.MeanSquaredError, "mae": keras.losses.MeanAbsoluteError}
+    if loss not in classes:
+        raise ValueError(f"loss must be one of {sorted(classes)}; got {loss!r}")
+    loss_fn = classes[loss](dtype=model.layers[-1].compute_dtype)
+    xt = tf.constant(np.asarray(x), dtype=model.layers[0].compute_dtype)
+    yt = tf.constant(np.asarray(y), dtype=model.layers[-1].compute_dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        value = loss_fn(yt, model(xt, training=training))
+    *grads, dx = tape.gradient(value, [*model.trainable_weights, xt])
+    return float(value), [g.numpy() for g in grads], dx.numpy()
+
+
+# -- PyTorch ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TorchLayout:
+    """How a minirnn recurrent layer's weights sit in a torch module's state dict.
+
+    ``module``: the torch.nn class with this layout; ``blocks[j]``: the Keras gate block stored as
+    torch's block j; ``bias``: ``"sum"`` when Keras's bias (kH,) is torch's bias_ih + bias_hh, or
+    ``"rows"`` when Keras keeps the two biases as rows of a (2, kH) array.
+    """
+
+    module: str
+    blocks: tuple[int, ...]
+    bias: str = "sum"
+
+
+# One entry per layer type (GRU with reset_after=True: _TorchLayout("GRU", (1, 0, 2), "rows"), since
+# torch orders the GRU blocks r, z, n where Keras has z, r, h and keeps both biases).
+_TORCH_LAYOUTS: dict[str, _TorchLayout] = {
+    "SimpleRNN": _TorchLayout("RNN", (0,)),
+    "LSTM": _TorchLayout("LSTM", (0, 1, 2, 3)),  # torch i, f, g, o = Keras i, f, c, o
+}
+
+
+def _torch_layout(layer: Any) -> _TorchLayout:
+    kind = type(layer).__name__
+    if not isinstance(layer, RNN) or kind not in _TORCH_LAYOUTS:
+        raise TypeError(f"layer must be one of the minirnn layers {', '.join(_TORCH_LAYOUTS)}; got {kind}")
+    return _TORCH_LAYOUTS[kind]
+
+
+def _torch_keys(layer: RNN) -> list[str]:
+    return ["weight_ih_l0", "weight_hh_l0"] + (["bias_ih_l0", "bias_hh_l0"] if layer.use_bias else [])
+
+
+def _permute_blocks(w: Array, order: tuple[int, ...], H: int) -> Array:
+    """The gate blocks of ``w`` (along its last axis, each H wide) in the order ``order``."""
+    return np.concatenate([w[..., b * H:(b + 1) * H] for b in order], axis=-1)
+
+
+def _inverse(order: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(j) for j in np.argsort(order))
+
+
+def to_torch_state_dict(layer: RNN) -> dict[str, Any]:
+    """The state dict (torch tensors, the layer's dtype) of the matching one-layer torch module.
+
+    SimpleRNN -> ``torch.nn.RNN(D, H, batch_first=True, nonlinearity=...)``, LSTM ->
+    ``torch.nn.LSTM(D, H, batch_first=True)``, with ``bias=layer.use_bias``; load it with
+    ``module.load_state_dict(sd)``. See the module docstring for the layout.
+    """
+    import torch
+
+    layout = _torch_layout(layer)
+    if not layer.built:
+        raise ValueError(f"{layer.describe()} is not built yet: call it on data or give input_shape first")
+    H, p = layer.units, layer.params
+    arrays = {"weight_ih_l0": _permute_blocks(p["kernel"], layout.blocks, H).T,
+              "weight_hh_l0": _permute_blocks(p["recurrent_kernel"], layout.blocks, H).T}
+    if layer.use_bias:
+        bias = _permute_blocks(p["bias"], layout.blocks, H)
+        if layout.bias == "sum":
+            arrays["bias_ih_l0"], arrays["bias_hh_l0"] = bias, np.zeros_like(bias)
+        else:
+            arrays["bias_ih_l0"], arrays["bias_hh_l0"] = bias[0], bias[1]
+    return {k: torch.from_numpy(np.array(v, dtype=layer.dtype, order="C")) for k, v in arrays.items()}
+
+
+def from_torch_state_dict(layer: RNN, state_dict: dict[str, Any]) -> None:
+    """Set ``layer``'s weights from a one-layer, one-direction torch RNN/LSTM state dict, in place.
+
+    Values may be torch tensors or arrays. An unbuilt layer is built for the input size of
+    ``weight_ih_l0``. Everything is checked before any weight changes.
+    """
+    layout = _torch_layout(layer)
+    if not isinstance(state_dict, dict):
+        raise TypeError(f"state_dict must be a dict of arrays or tensors; got {type(state_dict).__name__}")
+    expected = _torch_keys(layer)
+    missing = [k for k in expected if k not in state_dict]
+    extra = [k for k in state_dict if k not in expected]
+    if missing or extra:
+        raise ValueError(f"state_dict for {layer.describe()} (use_bias={layer.use_bias}) must have exactly the keys "
+                         f"{expected}; missing {missing}, unexpected {extra} (only one-layer, one-direction "
+                         f"modules convert)")
+    arrays = {}
+    for k in expected:
+        v = state_dict[k]
+        if hasattr(v, "detach"):  # a torch tensor; no torch import needed to read it
+            v = v.detach().cpu().numpy()
+        arrays[k] = np.asarray(v)
+    G, H = len(layout.blocks) * layer.units, layer.units
+    D = arrays["weight_ih_l0"].shape[-1] if arrays["weight_ih_l0"].ndim == 2 else None
+    if layer.built:
+        D = layer.built_input_shape[-1]
+    expected_shapes = {"weight_ih_l0": (G, D), "weight_hh_l0": (G, H), "bias_ih_l0": (G,), "bias_hh_l0": (G,)}
+    for k in expected:
+        if arrays[k].shape != expected_shapes[k]:
+            raise ValueError(f"{k} must have shape {expected_shapes[k]} for {layer.describe()} with {H} units"
+                             f"{'' if D is None else f' and input size {D}'}; got {arrays[k].shape}")
+    if not layer.built:
+        layer.build((None, D))
+    inverse = _inverse(layout.blocks)
+    weights = [_permute_blocks(arrays[k].T, inverse, H) for k in ("weight_ih_l0", "weight_hh_l0")]
+    if layer.use_bias:
+        b_ih, b_hh = (arrays[k].astype(layer.dtype) for k in ("bias_ih_l0", "bias_hh_l0"))
+        bias = b_ih + b_hh if layout.bias == "sum" else np.stack([b_ih, b_hh])
+        weights.append(_permute_blocks(bias, inverse, H))
+    layer.set_weights(weights)
