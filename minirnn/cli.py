@@ -1,0 +1,350 @@
+"""The ``minirnn`` command line (also ``python -m minirnn``): a registry of subcommands.
+
+    minirnn gradcheck                                   every built-in layer over a grid of configurations
+    minirnn gradcheck --layer lstm --activation relu --batch 3 --steps 5 --units 4 --seed 0
+    minirnn gradcheck --cell my_module:MyCell           a user's cell (or path/to/file.py:MyCell)
+
+Exit status: 0 when every check passes, 1 when any fails, 2 on a usage error.
+
+A subcommand is a name, a help line, a function adding its arguments to an ``argparse`` parser and
+a function running it (``args -> exit status``). Adding one is a single decorated function:
+
+    @subcommand("hello", help="say hello", arguments=lambda p: p.add_argument("--name", default="world"))
+    def run_hello(args):
+        print(f"hello, {args.name}")
+        return 0
+
+Example:
+    >>> from minirnn.cli import main
+    >>> main(["gradcheck", "--layer", "simple_rnn", "--batch", "2", "--steps", "3", "--units", "2",
+    ...       "--quiet"])  # doctest: +ELLIPSIS
+    PASS  SimpleRNN(2, activation=tanh) on x(2, 3, 3): max rel err ..., min Taylor slope ...
+    0
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import __version__, activations
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``minirnn <name>``: ``arguments(parser)`` declares its options, ``run(args)`` returns the exit status."""
+
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], Any]
+    run: Callable[[argparse.Namespace], int]
+    description: str | None = None
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def subcommand(name: str, *, help: str, arguments: Callable[[argparse.ArgumentParser], Any],
+               description: str | None = None) -> Callable[[Callable[[argparse.Namespace], int]], Callable]:
+    """Decorator registering ``run(args) -> int`` as ``minirnn <name>``."""
+    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        if name in SUBCOMMANDS:
+            raise ValueError(f"subcommand {name!r} is already registered")
+        SUBCOMMANDS[name] = Subcommand(name, help, arguments, run, description)
+        return run
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minirnn", description="minirnn: recurrent networks in pure NumPy.")
+    parser.add_argument("--version", action="version", version=f"minirnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in SUBCOMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description or cmd.help,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.arguments(p)
+        p.set_defaults(_run=cmd.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand and return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 2
+    return int(args._run(args))
+
+
+# -- helpers shared by subcommands ---------------------------------------------------------------------
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
+    return value
+
+
+def load_object(spec: str) -> Any:
+    """The object named by ``"module.path:Name"`` or ``"path/to/file.py:Name"`` (``Name`` may be dotted).
+
+    A module path is imported with the current directory on ``sys.path`` (as ``python -m`` would);
+    a file path is loaded as a fresh module.
+    """
+    if not isinstance(spec, str) or spec.count(":") < 1:
+        raise ValueError(f"expected 'module:Name' or 'path/to/file.py:Name'; got {spec!r}")
+    target, _, attr = spec.rpartition(":")
+    if not target or not attr:
+        raise ValueError(f"expected 'module:Name' or 'path/to/file.py:Name'; got {spec!r}")
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        path = os.path.abspath(target)
+        if not os.path.isfile(path):
+            raise ValueError(f"no such file {target!r} (from {spec!r})")
+        name = "_minirnn_user_" + "".join(c if c.isalnum() else "_" for c in path)
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ValueError(f"cannot load {target!r} as a Python file")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module  # dataclasses and pickling look classes up through sys.modules
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+    else:
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as e:
+            raise ValueError(f"cannot import module {target!r} (from {spec!r}): {e}") from None
+    obj = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValueError(f"{target!r} has no attribute {attr!r}") from None
+    return obj
+
+
+# -- gradcheck -----------------------------------------------------------------------------------------
+
+RECURRENT = ("simple_rnn", "lstm")
+LAYER_NAMES = (*RECURRENT, "dense", "dropout")
+LAYER_ALIASES = {"simplernn": "simple_rnn", "rnn": "simple_rnn", "simple-rnn": "simple_rnn"}
+
+
+def _layer_name(text: str) -> str:
+    name = LAYER_ALIASES.get(text.lower(), text.lower())
+    if name not in LAYER_NAMES:
+        raise argparse.ArgumentTypeError(f"unknown layer {text!r}; expected one of {', '.join(LAYER_NAMES)}")
+    return name
+
+
+def _gradcheck_arguments(p: argparse.ArgumentParser) -> None:
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--layer", type=_layer_name, metavar="NAME",
+                      help=f"check one layer: {', '.join(LAYER_NAMES)} (default: all, over a grid)")
+    what.add_argument("--cell", metavar="MODULE:CLASS",
+                      help="check a user cell, 'module.path:Class' or 'path/to/file.py:Class'")
+    p.add_argument("--cell-kwargs", metavar="JSON", default="{}", help="keyword arguments for the cell, as JSON")
+    names = sorted(activations.ACTIVATIONS)
+    p.add_argument("--activation", choices=names, help="activation (grid: only this one)")
+    p.add_argument("--recurrent-activation", choices=names, help="LSTM recurrent_activation")
+    p.add_argument("--batch", type=positive_int, help="batch size B")
+    p.add_argument("--steps", type=positive_int, help="time steps T")
+    p.add_argument("--features", type=positive_int, help="input features D")
+    p.add_argument("--units", type=positive_int, help="units H")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, inputs and directions (default 0)")
+    p.add_argument("--return-sequences", action="store_true")
+    p.add_argument("--return-state", action="store_true")
+    p.add_argument("--no-bias", action="store_true", help="use_bias=False")
+    p.add_argument("--rate", type=float, default=0.3, help="Dropout rate (default 0.3)")
+    p.add_argument("--training", action="store_true", help="Dropout active (a fixed mask)")
+    p.add_argument("--tol", type=positive_float, default=None, help="relative-error tolerance (default 1e-7)")
+    p.add_argument("--no-taylor", action="store_true", help="finite differences only")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-v", "--verbose", action="store_true", help="grid: a table per configuration")
+    out.add_argument("-q", "--quiet", action="store_true", help="one line per configuration, no tables")
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    """One configuration of a built-in layer for the gradient check."""
+
+    layer: str
+    shape: tuple[int, int, int, int]  # B, T, D, H
+    activation: str | None = None
+    recurrent_activation: str | None = None
+    return_sequences: bool = False
+    return_state: bool = False
+    use_bias: bool = True
+    rate: float = 0.3
+    training: bool = False
+    rank: int = 3
+
+
+def make_layer(case: LayerCase, seed: int) -> tuple[Any, Array]:
+    """A float64 layer for ``case`` with random weights (nonzero biases) and its input x."""
+    from .layers import LSTM, Dense, Dropout, SimpleRNN
+
+    B, T, D, H = case.shape
+    rng = np.random.default_rng(seed)
+    if case.layer in RECURRENT:
+        kwargs: dict[str, Any] = {"return_sequences": case.return_sequences, "return_state": case.return_state,
+                                  "use_bias": case.use_bias, "dtype": "float64", "seed": seed}
+        if case.activation is not None:
+            kwargs["activation"] = case.activation
+        if case.layer == "lstm" and case.recurrent_activation is not None:
+            kwargs["recurrent_activation"] = case.recurrent_activation
+        layer = (LSTM if case.layer == "lstm" else SimpleRNN)(H, **kwargs)
+        x = rng.standard_normal((B, T, D))
+    elif case.layer == "dense":
+        layer = Dense(H, activation=case.activation, use_bias=case.use_bias, dtype="float64", seed=seed)
+        x = rng.standard_normal((B, T, D) if case.rank == 3 else (B, D))
+    else:
+        layer = Dropout(case.rate, dtype="float64", seed=seed)
+        x = rng.standard_normal((B, T, D) if case.rank == 3 else (B, D))
+    layer.build(x.shape[1:])
+    if "bias" in layer.params:  # zero biases (the initial value) would hide mistakes in the bias path
+        layer.params["bias"][...] = 0.5 * rng.standard_normal(layer.params["bias"].shape)
+    return layer, x
+
+
+def default_grid(activation: str | None = None, shape: tuple[int, int, int, int] | None = None) -> list[LayerCase]:
+    """Every built-in layer: each activation x each return mode, plus no-bias, a second shape and
+    LSTM recurrent activations; Dense on (B, D) and (B, T, D); Dropout on and off."""
+    acts = [activation] if activation else sorted(activations.ACTIVATIONS)
+    a, b = shape or (2, 4, 3, 3), shape or (3, 7, 2, 5)
+    cases = []
+    for layer in RECURRENT:
+        for act in acts:
+            for seq in (False, True):
+                for state in (False, True):
+                    cases.append(LayerCase(layer, a, act, return_sequences=seq, return_state=state))
+        cases.append(LayerCase(layer, a, acts[0] if activation else "tanh", use_bias=False))
+        cases.append(LayerCase(layer, b, acts[0] if activation else "tanh", return_sequences=True))
+    for rec in ("hard_sigmoid", "tanh"):
+        cases.append(LayerCase("lstm", a, acts[0] if activation else "tanh", recurrent_activation=rec,
+                               return_sequences=True))
+    for act in acts:
+        for rank in (2, 3):
+            cases.append(LayerCase("dense", a, act, rank=rank))
+    cases.append(LayerCase("dense", a, acts[0] if activation else "tanh", use_bias=False))
+    if not activation:
+        for training in (False, True):
+            for rank in (2, 3):
+                cases.append(LayerCase("dropout", a, training=training, rank=rank))
+    return cases
+
+
+def _options(args: argparse.Namespace) -> dict:
+    opts: dict[str, Any] = {"taylor": not args.no_taylor}
+    if args.tol is not None:
+        opts["tol"] = args.tol
+    return opts
+
+
+def _summary_line(report: Any) -> str:
+    slope = report.min_taylor_slope
+    slope_text = "exact" if math.isnan(slope) else f"{slope:.2f}"
+    worst = max(report.checks, key=lambda c: c.rel_error)
+    failed = f"  failing: {', '.join(c.name for c in report.failures)}" if not report.passed else ""
+    return (f"{'PASS' if report.passed else 'FAIL'}  {report.title}: max rel err {worst.rel_error:.1e} "
+            f"({worst.name}), min Taylor slope {slope_text}{failed}")
+
+
+def _shape(args: argparse.Namespace, default: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    given = (args.batch, args.steps, args.features, args.units)
+    return tuple(g if g is not None else d for g, d in zip(given, default))  # type: ignore[return-value]
+
+
+def _run_cell(args: argparse.Namespace) -> int:
+    from .gradcheck import check_cell, validate_cell
+
+    try:
+        kwargs = json.loads(args.cell_kwargs)
+        if not isinstance(kwargs, dict):
+            raise ValueError("it must be a JSON object")
+    except ValueError as e:
+        print(f"minirnn gradcheck: error: --cell-kwargs must be a JSON object ({e}); got {args.cell_kwargs!r}",
+              file=sys.stderr)
+        return 2
+    if args.activation is not None:
+        kwargs.setdefault("activation", args.activation)
+    if args.recurrent_activation is not None:
+        kwargs.setdefault("recurrent_activation", args.recurrent_activation)
+    try:
+        obj = load_object(args.cell)
+        cell = obj(**kwargs) if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "step_forward")) else obj
+        validate_cell(cell)
+    except (ValueError, TypeError, ImportError, SyntaxError) as e:
+        print(f"minirnn gradcheck: error: --cell {args.cell}: {e}", file=sys.stderr)
+        return 2
+    B, T, D, H = _shape(args, (3, 5, 4, 4))
+    report = check_cell(cell, batch=B, steps=T, features=D, units=H, use_bias=not args.no_bias, seed=args.seed,
+                        title=f"{args.cell} {cell!r}, B={B} T={T} D={D} H={H}", **_options(args))
+    print(_summary_line(report) if args.quiet else report)
+    return 0 if report.passed else 1
+
+
+def _run_cases(cases: list[LayerCase], args: argparse.Namespace, tables: bool) -> int:
+    from .gradcheck import check_layer
+
+    failed = 0
+    for k, case in enumerate(cases):
+        layer, x = make_layer(case, args.seed + k)
+        report = check_layer(layer, x, training=case.training, seed=args.seed + k, **_options(args))
+        failed += not report.passed
+        print(report if tables else _summary_line(report), end="\n\n" if tables else "\n", flush=True)
+    if len(cases) > 1:
+        print(f"{len(cases) - failed} of {len(cases)} configurations passed"
+              + ("" if not failed else f"; {failed} FAILED"))
+    return 0 if failed == 0 else 1
+
+
+@subcommand("gradcheck", help="check analytic gradients against finite differences and the Taylor test",
+            arguments=_gradcheck_arguments, description=(
+                "Check every gradient (input, initial states, weights) of minirnn's layers, or of your own\n"
+                "recurrent cell, against float64 central differences (relative error <= 1e-7) and the\n"
+                "Taylor-remainder test (log-log slope >= 1.5). Exit status 0: all pass; 1: a failure.\n\n"
+                "examples:\n"
+                "  minirnn gradcheck\n"
+                "  minirnn gradcheck --layer lstm --activation relu --batch 3 --steps 5 --units 4 --seed 0\n"
+                "  minirnn gradcheck --cell examples.custom_cell:NoForgetLSTMCell"))
+def run_gradcheck(args: argparse.Namespace) -> int:
+    if args.cell is not None:
+        return _run_cell(args)
+    if args.layer is None:
+        given = (args.batch, args.steps, args.features, args.units)
+        shape = None if all(g is None for g in given) else _shape(args, (2, 4, 3, 3))
+        return _run_cases(default_grid(args.activation, shape), args, tables=args.verbose)
+    case = LayerCase(args.layer, _shape(args, (3, 5, 3, 4)), args.activation, args.recurrent_activation,
+                     args.return_sequences, args.return_state, not args.no_bias, args.rate, args.training)
+    return _run_cases([case], args, tables=not args.quiet)
