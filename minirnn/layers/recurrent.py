@@ -98,6 +98,15 @@ class RNN(Layer):
         y = [out, *final] if self.return_state else out
         return y, rcache
 
+    def trace(self, x: Any, initial_state: Sequence[Any] | None = None):
+        """Run on x (B, T, D) in inference mode and record every step's gates and states, each (B, T, H).
+
+        Returns a ``minirnn.inspection.Trace`` (LSTM: i, f, o, candidate, c, h; SimpleRNN: h).
+        """
+        from ..inspection import trace  # inspection imports this module
+
+        return trace(self, x, initial_state=initial_state)
+
     def backward(self, cache, dy) -> LayerGrads:
         """dy is d(output), or with return_state a list ``[d_output, d_h_T(, d_c_T)]`` (entries may be None)."""
         if self.return_state:
