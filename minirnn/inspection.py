@@ -1,0 +1,146 @@
+"""Look inside a recurrent layer while it runs: the trace of every gate and state at every step.
+
+Shapes: x (B, T, D); every traced array is batch-major (B, T, H), step t = 1 .. T along axis 1.
+
+    LSTM         i, f, o        input, forget and output gates, s(z_i), s(z_f), s(z_o)
+                 candidate      g = a(z_c), what the input gate lets into the cell
+                 c              c_t = f * c_{t-1} + i * g        (the memory)
+                 h              h_t = o * a(c_t)                 (what the layer shows)
+    SimpleRNN    h              h_t = a(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)
+
+Nothing is recomputed: the kernels already keep every step's activated gates and states in their cache
+(``RecurrentCache.buffers``, time-major, for the backward pass); a trace is a batch-major copy of them
+with names. Which names a cell has is given by a table keyed by the cell class (``TRACERS``), so a new
+cell (a GRU with z, r and candidate, say) is one ``@register_tracer(GRUCell)`` function.
+
+Example:
+    >>> import numpy as np
+    >>> from minirnn.layers import LSTM
+    >>> from minirnn.inspection import trace
+    >>> lstm = LSTM(3, seed=0)
+    >>> tr = trace(lstm, np.ones((2, 5, 1), dtype=np.float32))
+    >>> tr.names, tr["c"].shape
+    (('i', 'f', 'o', 'candidate', 'c', 'h'), (2, 5, 3))
+    >>> bool(np.allclose(tr["h"][:, -1], lstm(np.ones((2, 5, 1)))))
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .kernels.recurrent import LSTMCell, RecurrentCache, RecurrentCell, SimpleRNNCell
+from .layers.recurrent import RNN
+
+Array = np.ndarray
+
+#: cell class -> function(cell, buffers) returning {name: time-major (T, B, H) array}
+TRACERS: dict[type, Callable[[RecurrentCell, dict[str, Array]], dict[str, Array]]] = {}
+
+
+def register_tracer(cell_type: type) -> Callable:
+    """Decorator: register the function that names a cell's cached buffers (time-major views are fine)."""
+    def decorate(fn: Callable[[RecurrentCell, dict[str, Array]], dict[str, Array]]):
+        TRACERS[cell_type] = fn
+        return fn
+    return decorate
+
+
+@register_tracer(LSTMCell)
+def _lstm_trace(cell: LSTMCell, buf: dict[str, Array]) -> dict[str, Array]:
+    i, f, g, o = np.split(buf["z"], 4, axis=-1)   # Keras block order i, f, c, o; already activated
+    return {"i": i, "f": f, "o": o, "candidate": g, "c": buf["c"][1:], "h": buf["h"][1:]}
+
+
+@register_tracer(SimpleRNNCell)
+def _simple_rnn_trace(cell: SimpleRNNCell, buf: dict[str, Array]) -> dict[str, Array]:
+    return {"h": buf["h"][1:]}
+
+
+@dataclass
+class Trace:
+    """The recorded run: ``arrays[name]`` (B, T, H) per traced quantity, ``initial_state[name]`` (B, H).
+
+    Index it like a dict: ``tr["f"][b, t, j]`` is unit j's forget gate at step t + 1 of sequence b.
+    """
+
+    cell: str
+    arrays: dict[str, Array]
+    initial_state: dict[str, Array] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Array:
+        try:
+            return self.arrays[name]
+        except KeyError:
+            raise KeyError(f"this {self.cell} trace has no {name!r}; it has {', '.join(self.arrays)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.arrays
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.arrays)
+
+    def __repr__(self) -> str:
+        shape = next(iter(self.arrays.values())).shape if self.arrays else ()
+        return f"Trace(cell={self.cell!r}, names={list(self.arrays)}, shape={shape})"
+
+
+def trace_from_cache(cache: RecurrentCache) -> Trace:
+    """Name the buffers of a ``recurrent_forward`` cache; copies, batch-major (B, T, H)."""
+    cell = cache.cell
+    fn = next((TRACERS[t] for t in type(cell).__mro__ if t in TRACERS), None)
+    if fn is None:
+        raise TypeError(f"no tracer is registered for cell type {type(cell).__name__}; known: "
+                        f"{', '.join(t.__name__ for t in TRACERS)} (add one with @register_tracer)")
+    arrays = {name: np.ascontiguousarray(np.swapaxes(a, 0, 1)) for name, a in fn(cell, cache.buffers).items()}
+    initial = {name: cache.buffers[name][0].copy() for name in cell.state_names}
+    return Trace(type(cell).__name__.removesuffix("Cell").lower(), arrays, initial)
+
+
+def trace(target: Any, x: Any, *, layer: int | str | None = None,
+          initial_state: Sequence[Any] | None = None) -> Trace:
+    """Run a recurrent layer on x (inference mode) and return the trace of every step.
+
+    ``target`` is a recurrent layer, or a ``Sequential`` model: then the layer traced is ``layer``
+    (an index or a name; by default the first recurrent one) and its input is x passed through the
+    layers before it. ``initial_state`` is as for the layer's ``forward``.
+
+    Shapes: x (B, T, D) for the traced layer (or for the model); returns a ``Trace`` of (B, T, H) arrays.
+    """
+    from .model import Sequential  # the model module imports the layers; import it only when needed
+
+    if isinstance(target, Sequential):
+        if layer is None:
+            index = next((k for k, lay in enumerate(target.layers) if isinstance(lay, RNN)), None)
+            if index is None:
+                raise ValueError("trace: the model has no recurrent layer to trace")
+        elif isinstance(layer, str):
+            names = [lay.name for lay in target.layers]
+            if layer not in names:
+                raise ValueError(f"trace: layer must name one of the model's layers {names}; got {layer!r}")
+            index = names.index(layer)
+        elif isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+            if not -len(target.layers) <= layer < len(target.layers):
+                raise ValueError(f"trace: layer index must be in [0, {len(target.layers)}); got {layer}")
+            index = int(layer) % len(target.layers)
+        else:
+            raise TypeError(f"trace: layer must be an index, a layer name or None; got {layer!r}")
+        chosen = target.layers[index]
+        if not isinstance(chosen, RNN):
+            raise TypeError(f"trace: {chosen.describe()} is not a recurrent layer")
+        h = target._check_x(x)
+        for lay in target.layers[:index]:
+            h, _ = lay.forward(h.astype(lay.dtype, copy=False), training=False)
+        target, x = chosen, h
+    elif layer is not None:
+        raise TypeError("trace: layer= selects a layer of a Sequential model; got a layer as target")
+    if not isinstance(target, RNN):
+        raise TypeError(f"trace needs a recurrent layer or a Sequential model; got {type(target).__name__}")
+    x = target.prepare_input(x)
+    _, cache = target.forward(x, training=False, initial_state=initial_state)
+    return trace_from_cache(cache)

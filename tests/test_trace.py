@@ -1,0 +1,108 @@
+"""Traces of every step (minirnn.inspection) against a step-by-step recomputation written out here."""
+
+import numpy as np
+import pytest
+
+from minirnn import Sequential
+from minirnn.inspection import Trace, trace, trace_from_cache
+from minirnn.kernels.recurrent import RecurrentCell, recurrent_forward
+from minirnn.layers import LSTM, Dense, Dropout, SimpleRNN
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def random_lstm(units=4, features=3, activation="tanh", seed=0):
+    layer = LSTM(units, activation=activation, dtype="float64", seed=seed)
+    layer.build((None, features))
+    rng = np.random.default_rng(seed + 100)
+    layer.set_weights([0.5 * rng.standard_normal(w.shape) for w in layer.get_weights()])  # nonzero biases too
+    return layer
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_lstm_trace_matches_a_step_by_step_recomputation(activation):
+    B, T, D, H = 3, 6, 2, 4
+    layer = random_lstm(H, D, activation)
+    x = np.random.default_rng(1).standard_normal((B, T, D))
+    h0, c0 = np.random.default_rng(2).standard_normal((2, B, H))
+    tr = layer.trace(x, initial_state=[h0, c0])
+
+    a = np.tanh if activation == "tanh" else (lambda v: np.maximum(v, 0.0))
+    W, U, b = layer.get_weights()
+    h, c = h0, c0
+    for t in range(T):
+        z = x[:, t] @ W + h @ U + b
+        i, f, g, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2 * H]), a(z[:, 2 * H:3 * H]), sigmoid(z[:, 3 * H:])
+        c = f * c + i * g
+        h = o * a(c)
+        for name, want in (("i", i), ("f", f), ("candidate", g), ("o", o), ("c", c), ("h", h)):
+            np.testing.assert_allclose(tr[name][:, t], want, rtol=1e-12, atol=1e-12, err_msg=f"{name} at t={t}")
+    np.testing.assert_array_equal(tr.initial_state["h"], h0)
+    np.testing.assert_array_equal(tr.initial_state["c"], c0)
+    assert tr.cell == "lstm" and tr.names == ("i", "f", "o", "candidate", "c", "h")
+    assert all(tr[n].shape == (B, T, H) and tr[n].flags.c_contiguous for n in tr.names)
+
+
+def test_simple_rnn_trace_is_the_sequence_of_hidden_states():
+    layer = SimpleRNN(5, return_sequences=True, seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 7, 3)).astype(np.float32)
+    tr = trace(layer, x)
+    assert tr.cell == "simplernn" and tr.names == ("h",) and tr["h"].dtype == np.float32
+    np.testing.assert_array_equal(tr["h"], layer(x))
+
+
+def test_trace_is_a_copy_and_does_not_change_the_layer():
+    layer = random_lstm()
+    x = np.ones((1, 3, 3))
+    before = layer.get_weights()
+    tr = layer.trace(x)
+    tr["c"][...] = 0
+    again = layer.trace(x)
+    assert np.abs(again["c"]).max() > 0
+    for w0, w1 in zip(before, layer.get_weights()):
+        np.testing.assert_array_equal(w0, w1)
+
+
+def test_trace_of_a_model_feeds_the_chosen_layer_its_real_input():
+    model = Sequential([Dense(3, input_shape=(5, 2), seed=0), LSTM(4, return_sequences=True, seed=1),
+                        Dropout(0.5), LSTM(2, seed=2)])
+    x = np.random.default_rng(0).standard_normal((3, 5, 2)).astype(np.float32)
+    first = trace(model, x)                      # the first recurrent layer, index 1
+    np.testing.assert_allclose(first["h"], model.layers[1](model.layers[0](x)), rtol=1e-6)
+    last = trace(model, x, layer=model.layers[3].name)
+    np.testing.assert_allclose(last["h"][:, -1], model.predict(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(trace(model, x, layer=-1)["c"], last["c"])
+
+
+@pytest.mark.parametrize("kwargs, exc, fragment", [
+    ({"layer": 0}, TypeError, "not a recurrent layer"),
+    ({"layer": 9}, ValueError, "layer index must be in"),
+    ({"layer": "nope"}, ValueError, "layer must name one of"),
+    ({"layer": 1.5}, TypeError, "layer must be an index"),
+])
+def test_trace_model_errors(kwargs, exc, fragment):
+    model = Sequential([Dense(3, input_shape=(5, 2), seed=0), LSTM(4, seed=1)])
+    with pytest.raises(exc, match=fragment):
+        trace(model, np.zeros((1, 5, 2)), **kwargs)
+
+
+def test_trace_rejects_non_recurrent_targets_and_unknown_cells():
+    with pytest.raises(TypeError, match="recurrent layer or a Sequential"):
+        trace(Dense(2), np.zeros((1, 2, 2)))
+
+    class MysteryCell(RecurrentCell):
+        def step_forward(self, t, buf, recurrent_kernel, scratch):
+            z = self._add_recurrent_product(t, buf, recurrent_kernel, scratch)
+            buf["h"][t + 1] = z
+
+    _, _, cache = recurrent_forward(MysteryCell(), np.zeros((1, 2, 1)), np.zeros((1, 2)), np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="no tracer is registered for cell type MysteryCell"):
+        trace_from_cache(cache)
+
+
+def test_missing_name_error_lists_the_available_ones():
+    tr = Trace("lstm", {"h": np.zeros((1, 1, 1))})
+    with pytest.raises(KeyError, match="has no 'z'; it has h"):
+        tr["z"]
