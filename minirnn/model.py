@@ -162,7 +162,9 @@ class Sequential:
         """The weight gradients (``get_weights`` order) and dL/dx for the model input."""
         grads: list[list[Array]] = []
         for layer, cache in zip(reversed(self.layers), reversed(caches)):
-            g = layer.backward(cache, dy)
+            # A layer's output has its dtype (_forward casts at each boundary), so its gradient is rounded
+            # to that dtype too, as the gradient of Keras's cast is: matters when dtypes are mixed.
+            g = layer.backward(cache, dy.astype(layer.dtype, copy=False))
             grads.append(list(g.params.values()))
             dy = g.dx
         return [a for layer_grads in reversed(grads) for a in layer_grads], dy
