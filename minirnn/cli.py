@@ -167,6 +167,16 @@ def _layer_name(text: str) -> str:
     return name
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1); got {text!r}")
+    return value
+
+
 def _gradcheck_arguments(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group()
     what.add_argument("--layer", type=_layer_name, metavar="NAME",
@@ -185,7 +195,7 @@ def _gradcheck_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--return-sequences", action="store_true")
     p.add_argument("--return-state", action="store_true")
     p.add_argument("--no-bias", action="store_true", help="use_bias=False")
-    p.add_argument("--rate", type=float, default=0.3, help="Dropout rate (default 0.3)")
+    p.add_argument("--rate", type=_rate, default=0.3, help="Dropout rate in [0, 1) (default 0.3)")
     p.add_argument("--training", action="store_true", help="Dropout active (a fixed mask)")
     p.add_argument("--tol", type=positive_float, default=None, help="relative-error tolerance (default 1e-7)")
     p.add_argument("--no-taylor", action="store_true", help="finite differences only")
@@ -302,14 +312,21 @@ def _run_cell(args: argparse.Namespace) -> int:
         kwargs.setdefault("recurrent_activation", args.recurrent_activation)
     try:
         obj = load_object(args.cell)
+        if isinstance(obj, type) and not hasattr(obj, "step_forward"):
+            raise TypeError(f"{obj.__name__} is not a recurrent cell: it has no step_forward "
+                            f"(see minirnn.kernels.recurrent.RecurrentCell)")
         cell = obj(**kwargs) if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "step_forward")) else obj
         validate_cell(cell)
     except (ValueError, TypeError, ImportError, SyntaxError) as e:
         print(f"minirnn gradcheck: error: --cell {args.cell}: {e}", file=sys.stderr)
         return 2
     B, T, D, H = _shape(args, (3, 5, 4, 4))
-    report = check_cell(cell, batch=B, steps=T, features=D, units=H, use_bias=not args.no_bias, seed=args.seed,
-                        title=f"{args.cell} {cell!r}, B={B} T={T} D={D} H={H}", **_options(args))
+    try:
+        report = check_cell(cell, batch=B, steps=T, features=D, units=H, use_bias=not args.no_bias, seed=args.seed,
+                            title=f"{args.cell} {cell!r}, B={B} T={T} D={D} H={H}", **_options(args))
+    except Exception as e:  # a user's cell that crashes has failed its check: say where, exit 1
+        print(f"FAIL  {args.cell}: the cell raised {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     print(_summary_line(report) if args.quiet else report)
     return 0 if report.passed else 1
 
@@ -348,3 +365,25 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     case = LayerCase(args.layer, _shape(args, (3, 5, 3, 4)), args.activation, args.recurrent_activation,
                      args.return_sequences, args.return_state, not args.no_bias, args.rate, args.training)
     return _run_cases([case], args, tables=not args.quiet)
+
+
+# -- demo (minirnn.demo) ------------------------------------------------------------------------------
+
+def _demo_arguments(p: argparse.ArgumentParser) -> None:
+    from .demo import add_arguments
+
+    add_arguments(p)
+
+
+@subcommand("demo", help="train the founding LSTM on the shipped CO2 series and compare with naive forecasts",
+            arguments=_demo_arguments, description=(
+                "Train LSTM(50, relu) + Dropout(0.2) + Dense(1) (adam, mse) to forecast NOAA's monthly\n"
+                "Mauna Loa CO2 one month ahead, and report the test RMSE against the persistence and\n"
+                "seasonal-naive forecasts; writes <out>/forecast.png when matplotlib is installed.\n\n"
+                "examples:\n"
+                "  minirnn demo\n"
+                "  minirnn demo --epochs 80 --lookback 24 --cell simple_rnn --out figures"))
+def run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_from_args
+
+    return run_from_args(args)
