@@ -191,13 +191,20 @@ class Sequential:
 
     def _train_step(self, x: Array, y: Array, rng: np.random.Generator | None, where: str) -> float:
         loss, grads = self._loss_and_gradients(x, y, True, rng)
+        advice = "try a lower learning rate, clipnorm, or tanh instead of relu"
         if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads):
-            what = "the loss" if not np.isfinite(loss) else "a gradient"
-            raise TrainingDivergedError(
-                f"{what} became {loss if not np.isfinite(loss) else 'non-finite'} at {where}; training stopped "
-                f"and the weights are those after the last finite step (try a lower learning rate, clipnorm, "
-                f"or tanh instead of relu)")
-        self.optimizer.apply(self.weights, grads)
+            what = f"the loss became {loss}" if not np.isfinite(loss) else "a gradient became non-finite"
+            raise TrainingDivergedError(f"{what} at {where}; training stopped and the weights are those after "
+                                        f"the last finite step ({advice})")
+        # The step itself can overflow (finite gradient times a huge learning rate): keep what to restore.
+        saved_weights, saved_state = self.get_weights(), self.optimizer.get_state()
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error, not a warning
+            self.optimizer.apply(self.weights, grads)
+        if not all(np.isfinite(w).all() for w in self.weights):
+            self.set_weights(saved_weights)
+            self.optimizer.set_state(saved_state)
+            raise TrainingDivergedError(f"the update at {where} made a weight non-finite; training stopped and "
+                                        f"the weights are those after the last finite step ({advice})")
         return loss
 
     def train_on_batch(self, x: Any, y: Any, rng: np.random.Generator | None = None) -> float:

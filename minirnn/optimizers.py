@@ -120,6 +120,20 @@ class Optimizer:
         """Copies of the step counter and every slot array (inspectable; saved with a model)."""
         return {"iterations": self.iterations, **{n: [a.copy() for a in v] for n, v in self.slots.items()}}
 
+    def set_state(self, state: dict) -> None:
+        """Restore what ``get_state`` returned (slot arrays are copied in place)."""
+        names = set(state) - {"iterations"}
+        if names != set(self.slots):
+            raise ValueError(f"optimizer state must hold {sorted(self.slots)}; got {sorted(names)}")
+        for n in names:
+            if len(state[n]) != len(self.slots[n]) or any(
+                    np.shape(a) != b.shape for a, b in zip(state[n], self.slots[n])):
+                raise ValueError(f"optimizer slot {n!r} does not match this optimizer's parameters")
+        for n in names:
+            for a, b in zip(state[n], self.slots[n]):
+                b[...] = a
+        self.iterations = int(state["iterations"])
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum, as in Keras."""

@@ -44,6 +44,12 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self._init_names = (kernel_initializer, bias_initializer)
 
+    def check_input_shape(self, shape: tuple) -> None:
+        """Any rank >= 2 (Dense acts on the last axis); the last axis must match the kernel."""
+        if len(shape) < 2 or shape[-1] != self.built_input_shape[-1]:
+            raise ValueError(f"{self.describe()} was built for inputs whose last axis is "
+                             f"{self.built_input_shape[-1]}; got shape {tuple(shape)}")
+
     def build(self, input_shape: tuple) -> None:
         rng = self._rng()
         self.params = {"kernel": self.kernel_initializer((input_shape[-1], self.units), rng, self.dtype)}
