@@ -1,0 +1,311 @@
+"""Hypothesis strategies and assertion helpers for property-based tests of recurrent code.
+
+Requires Hypothesis (``pip install "minirnn[test]"``); the rest of minirnn does not import this module.
+
+Strategies (Hypothesis explores shapes, dtypes and configurations; the array *values* come from a
+numpy ``Generator`` seeded by a drawn integer, so they are generic: never exactly on the kink of
+relu or hard_sigmoid, where finite differences and float32/float64 comparisons are meaningless):
+
+    sequence_batches(batch, steps, features, dtypes)   x (B, T, D), N(0, scale^2)
+    layer_configs(layers, activations, units)           a dict for ``make_layer``
+    weight_sets(shapes, dtype)                          arrays of the given shapes, N(0, scale^2 / fan_in)
+    recurrent_cases(...)                                a built recurrent layer with random weights,
+                                                        its input x and (maybe) initial states
+
+Sizes are given as an int (fixed), a ``(min, max)`` tuple, or any Hypothesis strategy.
+
+Assertion helpers:
+
+    assert_gradients_match(subject, ...)     the float64 gradient check of ``minirnn.gradcheck``
+                                             (cell, layer, model or a finished report)
+    assert_agree_to_rounding(low, ref, n)    |low - ref| <= n eps(low.dtype) (scale + |ref|)
+
+Testing your own cell follows the protocol described in ``minirnn.gradcheck`` (a ``RecurrentCell``
+subclass with ``step_forward``/``step_backward``); ``examples/custom_cell.py`` is a worked example.
+
+Example:
+    >>> from hypothesis import given, settings
+    >>> from minirnn.kernels import SimpleRNNCell
+    >>> from minirnn.testing import assert_gradients_match, recurrent_cases
+    >>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
+    ... @given(recurrent_cases(layers=("lstm",), steps=(1, 3)))
+    ... def test_lstm_gradients(case):
+    ...     assert_gradients_match(case.layer, case.x, initial_state=case.initial_state, taylor=False)
+    >>> test_lstm_gradients()
+    >>> report = assert_gradients_match(SimpleRNNCell("relu"), batch=2, steps=3, features=2, units=2)
+    >>> report.passed
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+try:
+    from hypothesis import strategies as st
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError("minirnn.testing needs Hypothesis: pip install 'minirnn[test]' (or pip install hypothesis)") \
+        from e
+
+from . import activations as activations_mod
+from .gradcheck import GradCheckReport, check_cell, check_layer, check_model
+from .kernels.recurrent import RecurrentCell
+from .layers import LSTM, Dense, SimpleRNN
+from .layers.base import Layer
+from .model import Sequential
+
+Array = np.ndarray
+
+LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "dense": Dense}
+RECURRENT_LAYERS = ("simple_rnn", "lstm")
+ACTIVATIONS = tuple(sorted(activations_mod.ACTIVATIONS))
+# Activations with a continuous derivative: gradients are then continuous functions of the inputs
+# (relu and hard_sigmoid have kinks, where a rounding error can flip a derivative from 1 to 0).
+SMOOTH_ACTIVATIONS = ("linear", "sigmoid", "tanh")
+DTYPES = ("float32", "float64")
+SEEDS = st.integers(0, 2**32 - 1)
+BOOLEANS = st.booleans()
+
+
+def _sizes(name: str, value: Any, lowest: int = 1) -> st.SearchStrategy:
+    """An int, a (min, max) tuple or a strategy, as a strategy of ints >= lowest."""
+    if isinstance(value, st.SearchStrategy):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if value < lowest:
+            raise ValueError(f"{name} must be >= {lowest}; got {value}")
+        return st.just(int(value))
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, np.integer)) for v in value):
+        lo, hi = int(value[0]), int(value[1])
+        if not lowest <= lo <= hi:
+            raise ValueError(f"{name} must be a range (min, max) with {lowest} <= min <= max; got {value}")
+        return st.integers(lo, hi)
+    raise TypeError(f"{name} must be an int, a (min, max) tuple or a Hypothesis strategy; got {value!r}")
+
+
+def _choices(name: str, value: Any, allowed: Sequence[Any] | None = None) -> st.SearchStrategy:
+    if isinstance(value, st.SearchStrategy):
+        return value
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise TypeError(f"{name} must be a non-empty list/tuple or a Hypothesis strategy; got {value!r}")
+    if allowed is not None:
+        bad = [v for v in value if v not in allowed]
+        if bad:
+            raise ValueError(f"{name} must be chosen from {list(allowed)}; got {bad}")
+    return st.sampled_from(list(value))
+
+
+def _flag(name: str, value: Any) -> st.SearchStrategy:
+    if isinstance(value, st.SearchStrategy):
+        return value
+    if isinstance(value, bool):
+        return st.just(value)
+    raise TypeError(f"{name} must be a bool or a Hypothesis strategy; got {value!r}")
+
+
+@st.composite
+def sequence_batches(draw: Any, batch: Any = (1, 4), steps: Any = (1, 6), features: Any = (1, 4),
+                     dtypes: Any = DTYPES, scale: float = 1.0) -> Array:
+    """Batches of sequences x (B, T, D), entries N(0, scale^2), dtype drawn from ``dtypes``.
+
+    Example:
+        >>> from hypothesis import find
+        >>> x = find(sequence_batches(dtypes=("float32",)), lambda x: x.shape[1] == 3)
+        >>> x.shape[1], x.dtype.name
+        (3, 'float32')
+    """
+    B = draw(_sizes("batch", batch))
+    T = draw(_sizes("steps", steps))
+    D = draw(_sizes("features", features))
+    dtype = np.dtype(draw(_choices("dtypes", dtypes, DTYPES)))
+    rng = np.random.default_rng(draw(SEEDS))
+    return (scale * rng.standard_normal((B, T, D))).astype(dtype)
+
+
+@st.composite
+def layer_configs(draw: Any, layers: Any = RECURRENT_LAYERS, activations: Any = ACTIVATIONS, units: Any = (1, 5),
+                  return_sequences: Any = BOOLEANS, return_state: Any = BOOLEANS,
+                  use_bias: Any = BOOLEANS) -> dict:
+    """Layer configurations: ``{"layer": name, "units": H, "activation": ..., ...}`` for ``make_layer``.
+
+    Recurrent layers also draw return_sequences and return_state (pass False to fix one); an LSTM
+    also draws its recurrent_activation from ``("sigmoid", "hard_sigmoid")``.
+
+    Example:
+        >>> from hypothesis import find
+        >>> find(layer_configs(layers=("lstm",), units=3), lambda c: c["return_state"])["units"]
+        3
+    """
+    name = draw(_choices("layers", layers, tuple(LAYERS)))
+    config: dict[str, Any] = {"layer": name, "units": draw(_sizes("units", units)),
+                              "activation": draw(_choices("activations", activations, ACTIVATIONS)),
+                              "use_bias": draw(_flag("use_bias", use_bias))}
+    if name in RECURRENT_LAYERS:
+        config["return_sequences"] = draw(_flag("return_sequences", return_sequences))
+        config["return_state"] = draw(_flag("return_state", return_state))
+    if name == "lstm":
+        config["recurrent_activation"] = draw(st.sampled_from(["sigmoid", "hard_sigmoid"]))
+    return config
+
+
+def make_layer(config: dict, dtype: str | np.dtype = "float64", seed: int = 0) -> Layer:
+    """The (unbuilt) layer a ``layer_configs`` dict describes.
+
+    Example:
+        >>> make_layer({"layer": "lstm", "units": 2, "return_sequences": True}).return_sequences
+        True
+    """
+    if not isinstance(config, dict) or config.get("layer") not in LAYERS:
+        raise ValueError(f"config must be a dict with 'layer' one of {sorted(LAYERS)}; got {config!r}")
+    kwargs = {k: v for k, v in config.items() if k != "layer"}
+    return LAYERS[config["layer"]](dtype=dtype, seed=seed, **kwargs)
+
+
+@st.composite
+def weight_sets(draw: Any, shapes: Sequence[tuple[int, ...]], dtype: str | np.dtype = "float64",
+                scale: float = 1.0) -> list[Array]:
+    """One array per shape: matrices N(0, scale^2 / fan_in) (fan_in = first axis), vectors N(0, (scale/2)^2).
+
+    The 1/fan_in variance keeps every pre-activation O(1), whatever the shape. Pass
+    ``[w.shape for w in layer.get_weights()]`` and give the result to ``layer.set_weights``.
+
+    Example:
+        >>> from hypothesis import find
+        >>> [w.shape for w in find(weight_sets([(3, 8), (8,)]), lambda ws: True)]
+        [(3, 8), (8,)]
+    """
+    rng = np.random.default_rng(draw(SEEDS))
+    out = []
+    for shape in shapes:
+        shape = tuple(int(s) for s in shape)
+        std = scale / np.sqrt(shape[0]) if len(shape) >= 2 else scale / 2
+        out.append((std * rng.standard_normal(shape)).astype(dtype))
+    return out
+
+
+@dataclass
+class RecurrentCase:
+    """A built recurrent layer with random weights, an input x (B, T, D) and initial states (or None)."""
+
+    layer: Layer
+    x: Array
+    initial_state: list[Array] | None
+    config: dict
+    seed: int
+
+    def forward(self, x: Array | None = None, initial_state: Any = "same", **kwargs: Any):
+        """``layer.forward`` on x (default: the case's) and the case's initial states (or those given)."""
+        states = self.initial_state if isinstance(initial_state, str) and initial_state == "same" else initial_state
+        x = self.x if x is None else x
+        if states is not None:
+            kwargs["initial_state"] = states
+        return self.layer.forward(x, **kwargs)
+
+
+@st.composite
+def recurrent_cases(draw: Any, layers: Any = RECURRENT_LAYERS, activations: Any = ACTIVATIONS,
+                    batch: Any = (1, 3), steps: Any = (1, 5), features: Any = (1, 3), units: Any = (1, 4),
+                    dtypes: Any = ("float64",), return_sequences: Any = BOOLEANS,
+                    return_state: Any = BOOLEANS, use_bias: Any = BOOLEANS,
+                    initial_state: Any = BOOLEANS) -> RecurrentCase:
+    """A ``RecurrentCase``: layer config, shapes, dtype, weights (``weight_sets``), x and initial states.
+
+    Initial states, when drawn, are N(0, 0.5^2) with shape (B, H) each.
+
+    Example:
+        >>> from hypothesis import find
+        >>> case = find(recurrent_cases(layers=("lstm",), initial_state=True), lambda c: True)
+        >>> len(case.initial_state), case.x.ndim
+        (2, 3)
+    """
+    for name in _as_tuple(layers):
+        if name not in RECURRENT_LAYERS:
+            raise ValueError(f"layers must be chosen from {RECURRENT_LAYERS}; got {name!r}")
+    config = draw(layer_configs(layers, activations, units, return_sequences, return_state, use_bias))
+    x = draw(sequence_batches(batch, steps, features, dtypes))
+    seed = draw(SEEDS)
+    layer = make_layer(config, x.dtype, seed=seed % 2**31)
+    layer.build(x.shape[1:])
+    layer.set_weights(draw(weight_sets([w.shape for w in layer.get_weights()], x.dtype)))
+    states = None
+    if draw(_flag("initial_state", initial_state)):
+        rng = np.random.default_rng(seed)
+        states = [(0.5 * rng.standard_normal((x.shape[0], layer.units))).astype(x.dtype)
+                  for _ in range(layer.n_states)]
+    return RecurrentCase(layer, x, states, config, seed)
+
+
+def _as_tuple(value: Any) -> tuple:
+    return tuple(value) if isinstance(value, (list, tuple)) else ()
+
+
+# -- assertion helpers --------------------------------------------------------------------------------
+
+def assert_gradients_match(subject: Any, *args: Any, **kwargs: Any) -> GradCheckReport:
+    """Run the float64 gradient check that fits ``subject`` and raise AssertionError (with the report's
+    table) unless every array passes; return the report.
+
+    ``subject`` is a ``RecurrentCell`` (``check_cell(subject, **kwargs)``), a ``Layer``
+    (``check_layer(subject, *args, **kwargs)``), a compiled ``Sequential``
+    (``check_model(subject, x, y, **kwargs)``) or a ``GradCheckReport`` (asserted as it is).
+
+    Example:
+        >>> import numpy as np
+        >>> from minirnn.layers import Dense
+        >>> report = assert_gradients_match(Dense(2, activation="tanh", seed=0), np.ones((3, 4)))
+        >>> report.passed
+        True
+    """
+    if isinstance(subject, GradCheckReport):
+        report = subject
+    elif isinstance(subject, Sequential):
+        report = check_model(subject, *args, **kwargs)
+    elif isinstance(subject, Layer):
+        report = check_layer(subject, *args, **kwargs)
+    elif isinstance(subject, RecurrentCell) or hasattr(subject, "step_backward"):
+        if args:
+            raise TypeError("a cell check takes keyword options only (batch, steps, features, units, seed, ...)")
+        report = check_cell(subject, **kwargs)
+    else:
+        raise TypeError(f"subject must be a RecurrentCell, a Layer, a Sequential or a GradCheckReport; "
+                        f"got {type(subject).__name__}")
+    if not report.passed:
+        raise AssertionError("gradients do not match:\n" + report.table())
+    return report
+
+
+def assert_agree_to_rounding(low: Any, reference: Any, n_ops: float, *, scale: float = 1.0,
+                             name: str = "arrays") -> float:
+    """Assert ``|low - reference| <= n_ops * eps * (scale + |reference|)`` elementwise; eps of ``low``'s dtype.
+
+    Shapes: ``low`` and ``reference`` the same. ``n_ops`` is the number of roundings on the longest
+    chain that produced a value (a dot product of length n contributes n); ``scale`` is the magnitude
+    of the terms being summed, so that results of cancellation (small values from O(1) terms) are
+    judged against the terms, not against themselves. Returns the largest ratio error/bound (<= 1).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.random.default_rng(0).standard_normal(100)
+        >>> ratio = assert_agree_to_rounding(x.astype(np.float32), x, 1)
+        >>> ratio <= 0.5   # rounding to float32 costs at most half an ulp
+        True
+    """
+    low, reference = np.asarray(low), np.asarray(reference)
+    if low.shape != reference.shape:
+        raise ValueError(f"{name}: shapes differ: {low.shape} vs {reference.shape}")
+    if not np.issubdtype(low.dtype, np.floating):
+        raise TypeError(f"{name}: low must be a floating array; got dtype {low.dtype}")
+    eps = float(np.finfo(low.dtype).eps)
+    bound = n_ops * eps * (scale + np.abs(reference.astype(np.float64)))
+    err = np.abs(low.astype(np.float64) - reference.astype(np.float64))
+    ratio = float(np.max(err / bound, initial=0.0))
+    if not ratio <= 1:
+        k = np.unravel_index(int(np.argmax(err / bound)), err.shape)
+        raise AssertionError(f"{name} {low.dtype} and {reference.dtype} differ by more than rounding: at {k} "
+                             f"|{low[k]!r} - {reference[k]!r}| = {err[k]:.3e} > {bound[k]:.3e} "
+                             f"= {n_ops} * eps * ({scale} + |reference|)")
+    return ratio
