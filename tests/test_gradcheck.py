@@ -1,0 +1,289 @@
+"""minirnn.gradcheck: reports, the Taylor-remainder test, the kernel/cell/layer/model checks, and a
+deliberately broken backward pass caught three ways (finite differences, Taylor slope, CLI exit code)."""
+
+import inspect
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minirnn import Sequential
+from minirnn.cli import load_object, main
+from minirnn.gradcheck import (
+    DEFAULT_MIN_SLOPE,
+    DEFAULT_TOLERANCE,
+    check_cell,
+    check_gradients,
+    check_kernel,
+    check_layer,
+    check_model,
+    numerical_gradient,
+    relative_error,
+    taylor_test,
+)
+from minirnn.kernels import LSTMCell, SimpleRNNCell, dense_backward, dense_forward
+from minirnn.layers import LSTM, Dense, Dropout, SimpleRNN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- the basic tools -----------------------------------------------------------------------------------
+
+def test_numerical_gradient_is_central_differences_and_restores_x():
+    x = np.array([[0.3, -1.2], [2.0, 0.5]])
+    before = x.copy()
+    g = numerical_gradient(lambda: float(np.sum(np.sin(x) * x)), x)
+    assert np.allclose(g, np.cos(x) * x + np.sin(x), rtol=1e-9, atol=1e-10)
+    assert np.array_equal(x, before)
+    with pytest.raises(TypeError, match="floating"):
+        numerical_gradient(lambda: 0.0, np.array([1, 2]))
+
+
+def test_relative_error_definition():
+    assert relative_error(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0
+    assert relative_error(np.array([1.0, 3.0]), np.array([1.0, 1.0])) == pytest.approx(2 / 4)
+    with pytest.raises(ValueError, match="shape"):
+        relative_error(np.zeros(2), np.zeros(3))
+
+
+def test_taylor_slope_is_two_for_the_right_gradient_and_one_for_a_wrong_one():
+    w = np.array([0.4, -0.7, 1.1])
+    f = lambda: float(np.sum(np.tanh(w) ** 2))  # noqa: E731
+    g = 2 * np.tanh(w) * (1 - np.tanh(w) ** 2)
+    right = taylor_test(f, w, g)
+    assert right.passed and 1.9 < right.slope < 2.1
+    wrong = g.copy()
+    wrong[1] *= -1
+    bad = taylor_test(f, w, wrong)
+    assert not bad.passed and 0.9 < bad.slope < 1.1
+    assert np.all(np.diff(bad.remainders) < 0)  # remainders still shrink, only too slowly
+
+
+def test_taylor_test_calls_a_linear_function_exact_unless_the_gradient_is_wrong():
+    a = np.array([1.5, -2.0, 0.25])
+    w = np.array([0.1, 0.2, 0.3])
+    f = lambda: float(a @ w)  # noqa: E731
+    exact = taylor_test(f, w, a)
+    assert exact.exact and exact.passed and exact.describe() == "exact"
+    off = taylor_test(f, w, a + np.array([0.0, 1e-3, 0.0]))
+    assert not off.exact and not off.passed and abs(off.slope - 1) < 0.05
+
+
+def test_taylor_test_restores_w_and_validates():
+    w = np.array([0.5, 1.0])
+    taylor_test(lambda: float(np.sum(w ** 3)), w, 3 * w ** 2)
+    assert w.tolist() == [0.5, 1.0]
+    with pytest.raises(ValueError, match="shape"):
+        taylor_test(lambda: 0.0, w, np.zeros(3))
+    with pytest.raises(ValueError, match="steps"):
+        taylor_test(lambda: 0.0, w, np.zeros(2), steps=[0.1])
+
+
+# -- the report ----------------------------------------------------------------------------------------
+
+def test_report_rows_worst_index_and_table():
+    w = np.array([[0.3, -0.4], [0.9, 0.1]])
+    wrong = np.cos(w)
+    wrong[1, 0] += 0.5
+    report = check_gradients(lambda: float(np.sin(w).sum()), {"w": w}, {"w": wrong}, title="sin")
+    row = report["w"]
+    assert not report.passed and report.failures == [row]
+    assert row.worst_index == (1, 0)
+    assert row.abs_error == pytest.approx(0.5, rel=1e-6)
+    assert row.analytic_at_worst == pytest.approx(np.cos(0.9) + 0.5)
+    assert row.numeric_at_worst == pytest.approx(np.cos(0.9), rel=1e-8)
+    assert row.rel_error > DEFAULT_TOLERANCE and not row.fd_passed
+    table = str(report)
+    assert table.splitlines()[0].startswith("sin  [FAIL")
+    assert "FAIL" in table.splitlines()[-1] and "(1, 0)" in table
+    d = report.to_dict()
+    assert d["passed"] is False and d["arrays"][0]["worst_index"] == [1, 0]
+    with pytest.raises(KeyError, match="no array named"):
+        report["v"]
+
+
+def test_check_gradients_validates_its_arguments():
+    w = np.ones(2)
+    with pytest.raises(ValueError, match="no gradient"):
+        check_gradients(lambda: 0.0, {"w": w}, {})
+    with pytest.raises(ValueError, match="shape"):
+        check_gradients(lambda: 0.0, {"w": w}, {"w": np.ones(3)})
+    with pytest.raises(TypeError, match="float64"):
+        check_gradients(lambda: 0.0, {"w": w.astype(np.float32)}, {"w": w})
+    with pytest.raises(ValueError, match="tol"):
+        check_gradients(lambda: 0.0, {"w": w}, {"w": w}, tol=0)
+
+
+# -- kernels, cells, layers, models --------------------------------------------------------------------
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_check_kernel_on_the_dense_kernel(rng, activation):
+    inputs = {"x": rng.standard_normal((3, 4, 2)), "kernel": rng.standard_normal((2, 3)),
+              "bias": rng.standard_normal(3)}
+    report = check_kernel(lambda a: dense_forward(a["x"], a["kernel"], a["bias"], activation),
+                          lambda c, dy: dict(zip(["x", "kernel", "bias"], dense_backward(c, dy))), inputs)
+    assert report.passed, report
+    assert [c.name for c in report.checks] == ["x", "kernel", "bias"]
+
+
+def test_check_kernel_catches_a_wrong_dense_backward(rng):
+    inputs = {"x": rng.standard_normal((3, 2)), "kernel": rng.standard_normal((2, 3)), "bias": rng.standard_normal(3)}
+
+    def wrong_backward(cache, dy):
+        dx, dk, db = dense_backward(cache, dy)
+        return {"x": dx, "kernel": dk, "bias": -db}
+
+    report = check_kernel(lambda a: dense_forward(a["x"], a["kernel"], a["bias"], "tanh"), wrong_backward, inputs)
+    assert [c.name for c in report.failures] == ["bias"]
+
+
+@pytest.mark.parametrize("cell", [SimpleRNNCell("tanh"), SimpleRNNCell("relu"), LSTMCell(),
+                                  LSTMCell("relu", "hard_sigmoid")], ids=repr)
+def test_check_cell_passes_the_builtin_cells(cell):
+    report = check_cell(cell, batch=2, steps=4, features=3, units=3, seed=1)
+    assert report.passed, report
+    names = ["x", *(f"initial {s}" for s in cell.state_names), "kernel", "recurrent_kernel", "bias"]
+    assert [c.name for c in report.checks] == names
+    assert all(c.rel_error < 1e-8 for c in report.checks)
+
+
+def test_check_cell_rejects_what_is_not_a_cell():
+    with pytest.raises(TypeError, match="class"):
+        check_cell(LSTMCell)
+    with pytest.raises(TypeError, match="protocol"):
+        check_cell(object())
+
+    class NoH(SimpleRNNCell):
+        state_names = ("c",)
+
+    with pytest.raises(ValueError, match="start with 'h'"):
+        check_cell(NoH())
+    with pytest.raises(ValueError, match="units"):
+        check_cell(LSTMCell(), units=0)
+
+
+@pytest.mark.parametrize("layer", [
+    SimpleRNN(3, return_sequences=True, seed=0), LSTM(3, activation="relu", return_state=True, seed=0),
+    Dense(2, activation="sigmoid", seed=0)], ids=lambda lay: type(lay).__name__)
+def test_check_layer_checks_a_float32_layer_through_a_float64_copy(rng, layer):
+    x = rng.standard_normal((2, 4, 3)).astype(np.float32)
+    layer.build(x.shape[1:])
+    before = layer.get_weights()
+    report = check_layer(layer, x)
+    assert report.passed, report
+    assert layer.dtype == np.float32 and all(np.array_equal(a, b) for a, b in zip(before, layer.get_weights()))
+    expected = {"x", *layer.params} | ({"initial h"} if isinstance(layer, (SimpleRNN, LSTM)) else set())
+    assert expected <= {c.name for c in report.checks}
+
+
+def test_check_layer_dropout_in_training_uses_one_fixed_mask(rng):
+    report = check_layer(Dropout(0.5), rng.standard_normal((4, 6)), training=True)
+    assert report.passed and report["x"].taylor.exact  # y = x * mask is linear in x
+
+
+def test_check_layer_without_x_needs_a_built_layer():
+    with pytest.raises(ValueError, match="needs x"):
+        check_layer(LSTM(2))
+    layer = LSTM(2, seed=0)
+    layer.build((3, 2))
+    assert check_layer(layer, batch=2).passed
+
+
+def test_check_model_founding_architecture_with_dropout(rng, quiet_broadcast):
+    model = Sequential([LSTM(4, activation="relu", input_shape=(5, 1), seed=0), Dropout(0.2), Dense(1, seed=0)])
+    model.compile("adam", "mse")
+    x = rng.standard_normal((3, 5, 1))
+    report = check_model(model, x, x, training=True)
+    assert report.passed, report
+    assert [c.name for c in report.checks] == ["x", "lstm.kernel", "lstm.recurrent_kernel", "lstm.bias",
+                                                "dense.kernel", "dense.bias"]
+    with pytest.raises(ValueError, match="compile"):
+        check_model(Sequential([Dense(1, input_shape=(2,))]), np.ones((2, 2)), np.ones((2, 1)))
+
+
+# -- a deliberately broken backward: a copy of LSTMCell.step_backward with one sign flipped --------------
+
+def _broken_cell_source() -> str:
+    source = textwrap.dedent(inspect.getsource(LSTMCell.step_backward))
+    assert source.count("dc += tmp") == 1, "the kernel changed: pick another sign to flip"
+    # dc += dh * o * a'(c_t) is the path from h_t back into the cell state; flip it
+    broken = source.replace("dc += tmp", "dc -= tmp")
+    return ("from dataclasses import dataclass\n\nimport numpy as np\n\n"
+            "from minirnn import activations\nfrom minirnn.kernels.recurrent import LSTMCell\n\n\n"
+            "@dataclass(frozen=True)\nclass BrokenLSTMCell(LSTMCell):\n"
+            "    \"\"\"LSTMCell with one sign flipped in step_backward (built by a test).\"\"\"\n\n"
+            + textwrap.indent(broken, "    "))
+
+
+@pytest.fixture
+def broken_cell_file(tmp_path):
+    path = tmp_path / "broken_cell.py"
+    path.write_text(_broken_cell_source())
+    return path
+
+
+def test_broken_backward_is_caught_by_finite_differences_and_by_the_taylor_test(broken_cell_file):
+    broken = load_object(f"{broken_cell_file}:BrokenLSTMCell")()
+    assert isinstance(broken, LSTMCell)
+    good = check_cell(LSTMCell(), seed=3)
+    bad = check_cell(broken, seed=3)
+    assert good.passed, good
+    assert not bad.passed
+    # the forward pass is untouched, so only gradients that flow through the cell state are wrong
+    failed = {c.name for c in bad.failures}
+    assert {"x", "kernel", "recurrent_kernel", "bias", "initial h"} <= failed
+    for name in failed:
+        assert bad[name].rel_error > 1e-3, bad
+        assert 0.8 < bad[name].taylor.slope < 1.2, bad  # first-order error: slope ~1
+        assert 1.8 < good[name].taylor.slope < 3.2, good  # right gradient: slope ~2
+    assert bad.min_taylor_slope < DEFAULT_MIN_SLOPE <= good.min_taylor_slope
+
+
+def test_broken_backward_inside_a_layer_is_caught_by_check_layer(broken_cell_file, rng):
+    broken_cls = load_object(f"{broken_cell_file}:BrokenLSTMCell")
+
+    class BrokenLSTM(LSTM):
+        def make_cell(self):
+            return broken_cls(self.activation, self.recurrent_activation)
+
+    layer = BrokenLSTM(3, return_sequences=True, dtype="float64", seed=0)
+    report = check_layer(layer, rng.standard_normal((2, 4, 2)))
+    assert not report.passed and "kernel" in {c.name for c in report.failures}
+
+
+def test_broken_backward_makes_the_cli_exit_nonzero(broken_cell_file, capsys):
+    assert main(["gradcheck", "--cell", f"{broken_cell_file}:BrokenLSTMCell"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "BrokenLSTMCell" in out
+    assert main(["gradcheck", "--cell", "minirnn.kernels.recurrent:LSTMCell", "-q"]) == 0
+
+
+def test_broken_backward_exit_status_of_the_real_command(broken_cell_file):
+    run = subprocess.run([sys.executable, "-m", "minirnn", "gradcheck", "--cell",
+                          f"{broken_cell_file}:BrokenLSTMCell", "--steps", "3", "--quiet"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.stdout.startswith("FAIL")
+
+
+# -- the user-cell example ---------------------------------------------------------------------------
+
+def test_example_custom_cell_passes_and_differs_from_an_lstm():
+    cell_cls = load_object(f"{ROOT / 'examples' / 'custom_cell.py'}:NoForgetLSTMCell")
+    for activation in ("tanh", "relu"):
+        report = check_cell(cell_cls(activation), seed=2)
+        assert report.passed, report
+        assert report["kernel"].shape == (4, 12)  # three gate blocks
+    # without a forget gate the cell state only accumulates, c_T = c_0 + sum_t i_t g_t: with no
+    # recurrent weights (gates see x only) and only c_T read, dL/dc_0 = dL/dc_T exactly, for any T
+    from minirnn.kernels import recurrent_backward, recurrent_forward
+
+    rng = np.random.default_rng(0)
+    x, W, U = rng.standard_normal((2, 50, 3)), rng.standard_normal((3, 6)), np.zeros((2, 6))
+    _, _, cache = recurrent_forward(cell_cls(), x, W, U)
+    r = rng.standard_normal((2, 2))
+    g = recurrent_backward(cache, None, [None, r])
+    assert np.array_equal(g.initial_states[1], r)
