@@ -138,12 +138,17 @@ def load_object(spec: str) -> Any:
             sys.modules.pop(name, None)
             raise
     else:
-        if os.getcwd() not in sys.path and "" not in sys.path:
+        # the console script does not put the current directory on sys.path (python -m does)
+        added = os.getcwd() not in sys.path and "" not in sys.path
+        if added:
             sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as e:
             raise ValueError(f"cannot import module {target!r} (from {spec!r}): {e}") from None
+        finally:
+            if added:
+                sys.path.remove(os.getcwd())
     obj = module
     for part in attr.split("."):
         try:
