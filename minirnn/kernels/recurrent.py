@@ -64,6 +64,7 @@ class RecurrentGrads(NamedTuple):
     recurrent_kernel: Array
     bias: Array | None
     dh_over_time: Array | None = None  # (T, B, H): dL/dh_t for t = 1..T, when requested
+    recurrent_bias: Array | None = None  # cells with a second, recurrent bias (GRU reset_after)
 
 
 @dataclass
@@ -80,6 +81,8 @@ class RecurrentCache:
     recurrent_kernel: Array
     use_bias: bool
     buffers: dict[str, Array] = field(default_factory=dict)
+    go_backwards: bool = False
+    zero_output_for_mask: bool = False
 
     @property
     def T(self) -> int:
@@ -105,6 +108,8 @@ class RecurrentCell:
 
     gates: int = 1
     state_names: tuple[str, ...] = ("h",)
+    supports_recurrent_dropout: bool = False  # True when the steps use the _recurrent_product helpers
+    uses_recurrent_bias: bool = False
 
     def extra_buffers(self, T: int, B: int, H: int, dtype: np.dtype) -> dict[str, Array]:
         return {}
@@ -121,12 +126,83 @@ class RecurrentCell:
     ) -> None:
         raise NotImplementedError
 
+    def backward_buffers(self, T: int, B: int, H: int, dtype: np.dtype) -> dict[str, Array]:
+        """Extra arrays for the backward pass only (merged into ``scratch``); none by default."""
+        return {}
+
+    def recurrent_gradients(self, buf: dict[str, Array], dZ: Array, scratch: dict) -> tuple[Array, Array | None]:
+        """(d recurrent_kernel, d recurrent_bias) summed over time, one matmul per gate block at most.
+
+        For cells whose recurrent term is h_{t-1} @ recurrent_kernel added to z_t, dL/d(that product)
+        is dL/dz_t itself, so d recurrent_kernel = sum_t h_{t-1}^T dz_t. (The GRU overrides this.)
+        """
+        return block_weight_grad(buf["h"][:-1], buf.get("rec_mask"), dZ), None
+
     def _add_recurrent_product(self, t: int, buf: dict[str, Array], recurrent_kernel: Array, scratch: dict) -> Array:
-        """z_t += h_{t-1} @ recurrent_kernel (into a reused buffer: no allocation per step)."""
+        """z_t += h_{t-1} @ recurrent_kernel (with recurrent dropout: (h_{t-1} * m_g) @ U_g per gate block),
+        through a reused buffer, so nothing is allocated per step."""
         z = buf["z"][t]
-        np.matmul(buf["h"][t], recurrent_kernel, out=scratch["rec"])
+        block_matmul(buf["h"][t], recurrent_kernel, buf.get("rec_mask"), scratch["rec"])
         z += scratch["rec"]
         return z
+
+    def _recurrent_product_backward(self, dz: Array, recurrent_kernel_T: Array, buf: dict[str, Array],
+                                    out: Array, scratch: dict) -> Array:
+        """out = dL/dh_{t-1} through the recurrent product: dz @ U^T (per gate block, times its mask)."""
+        return block_matmul_backward(dz, recurrent_kernel_T, buf.get("rec_mask"), out)
+
+
+def block_matmul(a: Array, w: Array, masks: Array | None, out: Array) -> Array:
+    """out = a @ w, or with dropout masks ``(a * m_g) @ w_g`` for every gate block g.
+
+    Shapes: a (..., B, D), w (D, kH), masks None, (1, B, D) (one mask for all gates) or (k, B, D)
+    (one per gate, as Keras draws them when recurrent_dropout > 0); out (..., B, kH), contiguous.
+    Leading axes are flattened so that a (T, B, D) input is one (T B, D) @ (D, kH) product.
+    """
+    D, G = w.shape
+    if masks is not None and len(masks) == 1:
+        a, masks = a * masks[0], None
+    if masks is None:
+        np.matmul(a.reshape(-1, D), w, out=out.reshape(-1, G))
+        return out
+    H = G // len(masks)
+    for g, m in enumerate(masks):
+        out[..., g * H:(g + 1) * H] = ((a * m).reshape(-1, D) @ w[:, g * H:(g + 1) * H]).reshape(*a.shape[:-1], H)
+    return out
+
+
+def block_matmul_backward(dout: Array, w_T: Array, masks: Array | None, out: Array) -> Array:
+    """out = dL/da for ``block_matmul``: dout @ w^T, or sum_g (dout_g @ w_g^T) * m_g.
+
+    Shapes: dout (..., B, kH), w_T (kH, D) contiguous, out (..., B, D) contiguous.
+    """
+    G, D = w_T.shape
+    if masks is None or len(masks) == 1:
+        np.matmul(dout.reshape(-1, G), w_T, out=out.reshape(-1, D))
+        if masks is not None:
+            out *= masks[0]
+        return out
+    H = G // len(masks)
+    out[...] = 0
+    for g, m in enumerate(masks):
+        out += (dout[..., g * H:(g + 1) * H] @ w_T[g * H:(g + 1) * H]) * m
+    return out
+
+
+def block_weight_grad(a: Array, masks: Array | None, dout: Array) -> Array:
+    """dL/dw for ``block_matmul`` summed over every leading (time and batch) row: sum (a * m_g)^T dout_g.
+
+    Shapes: a (T, B, D), masks None | (1, B, D) | (k, B, D), dout (T, B, kH); returns (D, kH).
+    """
+    D, G = a.shape[-1], dout.shape[-1]
+    d2 = dout.reshape(-1, G)
+    if masks is None:
+        return a.reshape(-1, D).T @ d2
+    if len(masks) == 1:
+        return (a * masks[0]).reshape(-1, D).T @ d2
+    H = G // len(masks)
+    return np.concatenate([(a * m).reshape(-1, D).T @ d2[:, g * H:(g + 1) * H] for g, m in enumerate(masks)],
+                          axis=1)
 
 
 @dataclass(frozen=True)
@@ -141,6 +217,7 @@ class SimpleRNNCell(RecurrentCell):
     activation: str = "tanh"
     gates = 1
     state_names = ("h",)
+    supports_recurrent_dropout = True
 
     def __post_init__(self):
         activations.get(self.activation)  # fail at construction on an unknown name
@@ -157,7 +234,7 @@ class SimpleRNNCell(RecurrentCell):
         (dh,) = d_states
         activations.get(self.activation).derivative(buf["z"][t], out=scratch["deriv"])
         np.multiply(dh, scratch["deriv"], out=dz)
-        np.matmul(dz, recurrent_kernel_T, out=dh)
+        self._recurrent_product_backward(dz, recurrent_kernel_T, buf, dh, scratch)
 
 
 @dataclass(frozen=True)
@@ -180,6 +257,7 @@ class LSTMCell(RecurrentCell):
     recurrent_activation: str = "sigmoid"
     gates = 4
     state_names = ("h", "c")
+    supports_recurrent_dropout = True
 
     def __post_init__(self):
         activations.get(self.activation)
@@ -233,10 +311,151 @@ class LSTMCell(RecurrentCell):
         np.multiply(dc, c_prev, out=dz_f)
         dz_f *= s.derivative(f, out=deriv)
         dc *= f
-        np.matmul(dz, recurrent_kernel_T, out=dh)
+        self._recurrent_product_backward(dz, recurrent_kernel_T, buf, dh, scratch)
 
 
-def _check_weights(cell: RecurrentCell, x: Array, kernel: Array, recurrent_kernel: Array, bias: Array | None) -> int:
+@dataclass(frozen=True)
+class GRUCell(RecurrentCell):
+    """Keras GRU cell; k = 3 blocks in the order z (update), r (reset), h (candidate).
+
+    With x_z, x_r, x_h the blocks of x_t @ kernel + bias and s = recurrent_activation, a = activation:
+
+    reset_after=True (Keras's default; a second, recurrent bias b_rec):
+        u_z, u_r, u_h = blocks of h_{t-1} @ recurrent_kernel + b_rec
+        z = s(x_z + u_z);  r = s(x_r + u_r);  n = a(x_h + r * u_h)
+    reset_after=False (one bias):
+        z = s(x_z + h_{t-1} @ U_z);  r = s(x_r + h_{t-1} @ U_r);  n = a(x_h + (r * h_{t-1}) @ U_h)
+    then
+        h_t = z * h_{t-1} + (1 - z) * n
+
+    Backward, with dh the total gradient reaching h_t:
+        dz_h = dh * (1 - z) * a'(n);   dz_z = dh * (h_{t-1} - n) * s'(z)
+        reset_after:  dz_r = dz_h * u_h * s'(r);   du = [dz_z, dz_r, dz_h * r]
+                      dh_{t-1} = dh * z + du @ recurrent_kernel^T
+        otherwise:    d(rh) = dz_h @ U_h^T;  dz_r = d(rh) * h_{t-1} * s'(r)
+                      dh_{t-1} = dh * z + d(rh) * r + [dz_z, dz_r] @ [U_z, U_r]^T
+    (with recurrent dropout, h_{t-1} inside each product is h_{t-1} * m_g, as in Keras.)
+    """
+
+    activation: str = "tanh"
+    recurrent_activation: str = "sigmoid"
+    reset_after: bool = True
+    gates = 3
+    state_names = ("h",)
+    supports_recurrent_dropout = True
+
+    def __post_init__(self):
+        activations.get(self.activation)
+        activations.get(self.recurrent_activation)
+
+    @property
+    def uses_recurrent_bias(self) -> bool:
+        return self.reset_after
+
+    def extra_buffers(self, T, B, H, dtype):
+        # reset_after: u_h = h_{t-1} @ U_h + b_rec_h (needed for dz_r); otherwise r * h_{t-1} (input of U_h)
+        return {"rec_h": np.empty((T, B, H), dtype)}
+
+    def scratch_buffers(self, B, H, dtype):
+        return {"rec": np.empty((B, 3 * H), dtype), "rec_zr": np.empty((B, 2 * H), dtype),
+                "tmp": np.empty((B, H), dtype), "deriv": np.empty((B, H), dtype), "d_rh": np.empty((B, H), dtype)}
+
+    def backward_buffers(self, T, B, H, dtype):
+        return {"d_rec": np.empty((T, B, 3 * H), dtype)} if self.reset_after else {}
+
+    @staticmethod
+    def _masks(buf: dict[str, Array]) -> tuple[Array | None, Array | None]:
+        """The recurrent dropout masks of the z, r blocks and of the h block."""
+        m = buf.get("rec_mask")
+        if m is None:
+            return None, None
+        return (m, m[0]) if len(m) == 1 else (m[:2], m[2])
+
+    def step_forward(self, t, buf, recurrent_kernel, scratch):
+        a, s = activations.get(self.activation), activations.get(self.recurrent_activation)
+        z_all = buf["z"][t]
+        H = z_all.shape[1] // 3
+        h_prev, rec, rec_h = buf["h"][t], scratch["rec"], buf["rec_h"][t]
+        m_zr, m_h = self._masks(buf)
+        if self.reset_after:
+            block_matmul(h_prev, recurrent_kernel, buf.get("rec_mask"), rec)
+            if "recurrent_bias" in buf:
+                rec += buf["recurrent_bias"]
+            z_all[:, :2 * H] += rec[:, :2 * H]
+            s.forward(z_all[:, :2 * H], out=z_all[:, :2 * H])
+            r = z_all[:, H:2 * H]
+            rec_h[...] = rec[:, 2 * H:]
+            np.multiply(r, rec_h, out=scratch["tmp"])
+        else:
+            block_matmul(h_prev, recurrent_kernel[:, :2 * H], m_zr, scratch["rec_zr"])
+            z_all[:, :2 * H] += scratch["rec_zr"]
+            s.forward(z_all[:, :2 * H], out=z_all[:, :2 * H])
+            r = z_all[:, H:2 * H]
+            np.multiply(r, h_prev, out=rec_h)
+            if m_h is not None:
+                rec_h *= m_h
+            np.matmul(rec_h, recurrent_kernel[:, 2 * H:], out=scratch["tmp"])
+        n = z_all[:, 2 * H:]
+        n += scratch["tmp"]
+        a.forward(n, out=n)
+        zg, h = z_all[:, :H], buf["h"][t + 1]
+        # h_t = z * h_{t-1} + (1 - z) * n, in Keras's operation order
+        np.multiply(zg, h_prev, out=h)
+        np.subtract(1, zg, out=scratch["tmp"])
+        scratch["tmp"] *= n
+        h += scratch["tmp"]
+
+    def step_backward(self, t, buf, d_states, dz, recurrent_kernel_T, scratch):
+        a, s = activations.get(self.activation), activations.get(self.recurrent_activation)
+        (dh,) = d_states
+        z_all = buf["z"][t]
+        H = z_all.shape[1] // 3
+        zg, r, n = z_all[:, :H], z_all[:, H:2 * H], z_all[:, 2 * H:]
+        dz_z, dz_r, dz_h = dz[:, :H], dz[:, H:2 * H], dz[:, 2 * H:]
+        h_prev, rec_h, tmp, deriv = buf["h"][t], buf["rec_h"][t], scratch["tmp"], scratch["deriv"]
+        m_zr, m_h = self._masks(buf)
+        # h_t = z * h_{t-1} + (1 - z) * n
+        np.subtract(h_prev, n, out=tmp)
+        np.multiply(dh, tmp, out=dz_z)
+        dz_z *= s.derivative(zg, out=deriv)
+        np.subtract(1, zg, out=tmp)
+        np.multiply(dh, tmp, out=dz_h)
+        dz_h *= a.derivative(n, out=deriv)
+        if self.reset_after:
+            np.multiply(dz_h, rec_h, out=dz_r)
+            dz_r *= s.derivative(r, out=deriv)
+            d_rec = scratch["d_rec"][t]
+            d_rec[:, :2 * H] = dz[:, :2 * H]
+            np.multiply(dz_h, r, out=d_rec[:, 2 * H:])
+            dh *= zg
+            dh += block_matmul_backward(d_rec, recurrent_kernel_T, buf.get("rec_mask"), scratch["d_rh"])
+        else:
+            d_rh = scratch["d_rh"]
+            np.matmul(dz_h, recurrent_kernel_T[2 * H:], out=d_rh)
+            # r * h_{t-1} (times the h-block mask) feeds U_h
+            h_in = h_prev if m_h is None else h_prev * m_h
+            np.multiply(d_rh, h_in, out=dz_r)
+            dz_r *= s.derivative(r, out=deriv)
+            dh *= zg
+            d_rh *= r
+            if m_h is not None:
+                d_rh *= m_h
+            dh += d_rh
+            dh += block_matmul_backward(dz[:, :2 * H], recurrent_kernel_T[:2 * H], m_zr, tmp)
+
+    def recurrent_gradients(self, buf, dZ, scratch):
+        H = dZ.shape[2] // 3
+        if self.reset_after:
+            d_rec = scratch["d_rec"]
+            return block_weight_grad(buf["h"][:-1], buf.get("rec_mask"), d_rec), d_rec.sum(axis=(0, 1))
+        m_zr, _ = self._masks(buf)
+        d_zr = block_weight_grad(buf["h"][:-1], m_zr, np.ascontiguousarray(dZ[..., :2 * H]))
+        d_h = block_weight_grad(buf["rec_h"], None, np.ascontiguousarray(dZ[..., 2 * H:]))
+        return np.concatenate([d_zr, d_h], axis=1), None
+
+
+def _check_weights(cell: RecurrentCell, x: Array, kernel: Array, recurrent_kernel: Array, bias: Array | None,
+                   recurrent_bias: Array | None) -> int:
     if x.ndim != 3:
         raise ValueError(f"x must have shape (batch, timesteps, features); got shape {x.shape}")
     H = recurrent_kernel.shape[0]
@@ -246,9 +465,25 @@ def _check_weights(cell: RecurrentCell, x: Array, kernel: Array, recurrent_kerne
         raise ValueError(f"kernel must have shape {(D, G)} for input features {D} and {H} units; got {kernel.shape}")
     if recurrent_kernel.shape != (H, G):
         raise ValueError(f"recurrent_kernel must have shape {(H, G)}; got {recurrent_kernel.shape}")
-    if bias is not None and bias.shape != (G,):
-        raise ValueError(f"bias must have shape {(G,)}; got {bias.shape}")
+    for name, b in (("bias", bias), ("recurrent_bias", recurrent_bias)):
+        if b is not None and b.shape != (G,):
+            raise ValueError(f"{name} must have shape {(G,)}; got {b.shape}")
+    if recurrent_bias is not None and not cell.uses_recurrent_bias:
+        raise ValueError(f"{type(cell).__name__} has no recurrent bias; got recurrent_bias")
     return H
+
+
+def _check_mask(name: str, mask: Array | None, k: int, B: int, n: int, dtype) -> Array | None:
+    """A dropout mask as (1, B, n) or (k, B, n) in the computation dtype."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask, dtype=dtype)
+    if mask.ndim == 2:
+        mask = mask[None]
+    if mask.ndim != 3 or mask.shape[0] not in (1, k) or mask.shape[1:] != (B, n):
+        raise ValueError(f"{name} must have shape {(B, n)}, (1, {B}, {n}) or ({k}, {B}, {n}) (one per gate); "
+                         f"got {mask.shape}")
+    return mask
 
 
 def recurrent_forward(
@@ -258,6 +493,13 @@ def recurrent_forward(
     recurrent_kernel: Array,
     bias: Array | None = None,
     initial_states: Sequence[Array] | None = None,
+    *,
+    recurrent_bias: Array | None = None,
+    input_mask: Array | None = None,
+    recurrent_mask: Array | None = None,
+    step_mask: Array | None = None,
+    go_backwards: bool = False,
+    zero_output_for_mask: bool = False,
 ) -> tuple[Array, list[Array], RecurrentCache]:
     """Run ``cell`` over a whole sequence.
 
@@ -265,18 +507,48 @@ def recurrent_forward(
     initial_states one (B, H) array per ``cell.state_names`` (zeros when None).
     Returns ``(outputs (B, T, H), final_states [(B, H), ...], cache)``.
     The computation dtype is the common dtype of x and the weights.
+
+    Options, all Keras semantics:
+
+    * ``recurrent_bias`` (kH,): a second bias inside the recurrent term (the GRU with reset_after);
+    * ``input_mask`` (B, D) or (k, B, D), ``recurrent_mask`` (B, H) or (k, B, H): dropout masks
+      (already scaled by 1/(1-rate)) drawn once per sequence and applied at every step to x_t and to
+      h_{t-1} in the recurrent product (one per gate block when k masks are given);
+    * ``step_mask`` (B, T) bool, False where a step is padding: there the states are carried
+      through unchanged, and the output repeats the previous one (zeros if ``zero_output_for_mask``);
+    * ``go_backwards``: process time reversed; outputs come in processing order (not flipped back).
     """
-    H = _check_weights(cell, x, kernel, recurrent_kernel, bias)
+    H = _check_weights(cell, x, kernel, recurrent_kernel, bias, recurrent_bias)
     B, T, D = x.shape
     dtype = np.result_type(x, kernel, recurrent_kernel, *(() if bias is None else (bias,)))
     G = cell.gates * H
+    if recurrent_mask is not None and not cell.supports_recurrent_dropout:
+        raise ValueError(f"{type(cell).__name__} does not support recurrent dropout")
 
+    if go_backwards:
+        x = x[:, ::-1]
     buf: dict[str, Array] = {"x": np.ascontiguousarray(x.transpose(1, 0, 2), dtype=dtype)}
+    in_mask = _check_mask("input_mask", input_mask, cell.gates, B, D, dtype)
+    rec_mask = _check_mask("recurrent_mask", recurrent_mask, cell.gates, B, H, dtype)
+    if in_mask is not None:
+        buf["in_mask"] = in_mask
+    if rec_mask is not None:
+        buf["rec_mask"] = rec_mask
+    if recurrent_bias is not None:
+        buf["recurrent_bias"] = np.asarray(recurrent_bias, dtype=dtype)
+    if step_mask is not None:
+        step_mask = np.asarray(step_mask, dtype=bool)
+        if step_mask.shape != (B, T):
+            raise ValueError(f"step_mask must have shape {(B, T)}; got {step_mask.shape}")
+        if go_backwards:
+            step_mask = step_mask[:, ::-1]
+        buf["step_mask"] = np.ascontiguousarray(step_mask.T)[:, :, None]  # (T, B, 1), broadcasts over units
+
     # One matmul for the input projection of every time step (the loop then adds only h @ U).
-    z = buf["x"].reshape(T * B, D) @ kernel.astype(dtype, copy=False)
+    z = block_matmul(buf["x"], kernel.astype(dtype, copy=False), in_mask, np.empty((T, B, G), dtype))
     if bias is not None:
         z += bias
-    buf["z"] = z.reshape(T, B, G)
+    buf["z"] = z
     for k, name in enumerate(cell.state_names):
         states = np.empty((T + 1, B, H), dtype)
         if initial_states is None:
@@ -291,13 +563,20 @@ def recurrent_forward(
 
     U = np.ascontiguousarray(recurrent_kernel, dtype=dtype)
     scratch = cell.scratch_buffers(B, H, dtype)
+    padded = buf.get("step_mask")
     for t in range(T):
         cell.step_forward(t, buf, U, scratch)
+        if padded is not None and not padded[t].all():
+            for name in cell.state_names:  # a padded step carries every state through unchanged
+                np.copyto(buf[name][t + 1], buf[name][t], where=~padded[t])
 
-    outputs = buf["h"][1:].transpose(1, 0, 2)
+    outputs = buf["h"][1:]
+    if padded is not None and zero_output_for_mask:
+        outputs = outputs * padded
     final_states = [buf[name][T].copy() for name in cell.state_names]
-    cache = RecurrentCache(cell, kernel, U, bias is not None, buf)
-    return outputs, final_states, cache
+    cache = RecurrentCache(cell, kernel, U, bias is not None, buf, go_backwards=go_backwards,
+                           zero_output_for_mask=zero_output_for_mask)
+    return outputs.transpose(1, 0, 2), final_states, cache
 
 
 def recurrent_backward(
@@ -311,15 +590,17 @@ def recurrent_backward(
     Shapes: d_outputs (B, T, H) = dL/dh_t for every step (None if the loss does not read the
     sequence), d_final_states one (B, H) array or None per state = dL/d(state_T) from outside
     (for a layer that returns only its last output, that gradient is the one for h_T).
-    Returns ``RecurrentGrads(dx, initial_states, kernel, recurrent_kernel, bias, dh_over_time)``;
-    with ``record_dh=True``, ``dh_over_time[t - 1]`` is the total gradient dL/dh_t reaching step t
-    (from the output at t and from every later step), which shows how far back the loss still reaches.
+    Returns ``RecurrentGrads(dx, initial_states, kernel, recurrent_kernel, bias, dh_over_time,
+    recurrent_bias)``; with ``record_dh=True``, ``dh_over_time[t - 1]`` is the total gradient dL/dh_t
+    reaching step t (from the output at t and from every later step), which shows how far back the
+    loss still reaches. With ``go_backwards`` the time axes of d_outputs and dh_over_time are in
+    processing order, like the outputs, and dx is in the input's order.
     """
     cell, buf = cache.cell, cache.buffers
     T, B, G = buf["z"].shape
-    D = buf["x"].shape[2]
     H = G // cell.gates
     dtype = buf["z"].dtype
+    padded = buf.get("step_mask")
 
     d_states = []
     for k, name in enumerate(cell.state_names):
@@ -334,26 +615,43 @@ def recurrent_backward(
         if np.shape(d_outputs) != (B, T, H):
             raise ValueError(f"d_outputs must have shape {(B, T, H)}; got {np.shape(d_outputs)}")
         d_seq = np.ascontiguousarray(np.transpose(d_outputs, (1, 0, 2)), dtype=dtype)
+        if padded is not None and cache.zero_output_for_mask:
+            d_seq *= padded  # a zeroed output passes no gradient
 
     dZ = np.empty((T, B, G), dtype)
     # A contiguous transposed copy, made once: matmul into out= with a transposed view is slow.
     UT = np.ascontiguousarray(cache.recurrent_kernel.T)
     scratch = cell.scratch_buffers(B, H, dtype)
+    time_buffers = cell.backward_buffers(T, B, H, dtype)
+    scratch.update(time_buffers)
     dh_over_time = np.empty((T, B, H), dtype) if record_dh else None
     for t in range(T - 1, -1, -1):
         if d_outputs is not None:
             d_states[0] += d_seq[t]
         if record_dh:
             dh_over_time[t] = d_states[0]
+        skip = None if padded is None or padded[t].all() else ~padded[t]
+        if skip is not None:
+            carried = [d.copy() for d in d_states]
         cell.step_backward(t, buf, d_states, dZ[t], UT, scratch)
+        if skip is not None:
+            # a padded step was the identity on the states: its gradient passes straight through
+            for d, c in zip(d_states, carried):
+                np.copyto(d, c, where=skip)
+            for arr in (dZ, *time_buffers.values()):
+                np.copyto(arr[t], 0, where=skip)
 
     # Weight gradients summed over time, each one matmul over all T*B rows.
-    dZ2 = dZ.reshape(T * B, G)
-    d_kernel = buf["x"].reshape(T * B, D).T @ dZ2
-    d_recurrent = buf["h"][:-1].reshape(T * B, H).T @ dZ2
-    d_bias = dZ2.sum(axis=0) if cache.use_bias else None
-    dx = (dZ2 @ cache.kernel.astype(dtype, copy=False).T).reshape(T, B, D).transpose(1, 0, 2)
-    return RecurrentGrads(np.ascontiguousarray(dx), d_states, d_kernel, d_recurrent, d_bias, dh_over_time)
+    kernel = cache.kernel.astype(dtype, copy=False)
+    d_kernel = block_weight_grad(buf["x"], buf.get("in_mask"), dZ)
+    d_recurrent, d_recurrent_bias = cell.recurrent_gradients(buf, dZ, scratch)
+    d_bias = dZ.reshape(T * B, G).sum(axis=0) if cache.use_bias else None
+    dx = block_matmul_backward(dZ, np.ascontiguousarray(kernel.T), buf.get("in_mask"),
+                               np.empty(buf["x"].shape, dtype)).transpose(1, 0, 2)
+    if cache.go_backwards:
+        dx = dx[:, ::-1]
+    return RecurrentGrads(np.ascontiguousarray(dx), d_states, d_kernel, d_recurrent, d_bias, dh_over_time,
+                          d_recurrent_bias)
 
 
 def simple_rnn_forward(x, kernel, recurrent_kernel, bias=None, initial_state=None, activation="tanh"):
@@ -364,6 +662,16 @@ def simple_rnn_forward(x, kernel, recurrent_kernel, bias=None, initial_state=Non
     """
     states = None if initial_state is None else [initial_state]
     return recurrent_forward(SimpleRNNCell(activation), x, kernel, recurrent_kernel, bias, states)
+
+
+def gru_forward(x, kernel, recurrent_kernel, bias=None, initial_state=None, activation="tanh",
+                recurrent_activation="sigmoid", reset_after=True):
+    """GRU over a sequence (equations in ``GRUCell``). With reset_after, ``bias`` is Keras's (2, 3H) array
+    (row 0 input bias, row 1 recurrent bias); otherwise (3H,). Returns ``(outputs, [h_T], cache)``."""
+    cell = GRUCell(activation, recurrent_activation, reset_after)
+    b, rb = (bias[0], bias[1]) if (bias is not None and reset_after) else (bias, None)
+    states = None if initial_state is None else [initial_state]
+    return recurrent_forward(cell, x, kernel, recurrent_kernel, b, states, recurrent_bias=rb)
 
 
 def lstm_forward(x, kernel, recurrent_kernel, bias=None, initial_states=None,
@@ -379,3 +687,4 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, initial_states=None,
 # Backward is cell-agnostic: the cache knows its cell.
 simple_rnn_backward = recurrent_backward
 lstm_backward = recurrent_backward
+gru_backward = recurrent_backward
