@@ -5,10 +5,11 @@ Keras's API and numbers.
 """
 
 from . import activations, initializers, kernels, layers, losses, optimizers
-from .layers import LSTM, Dense, Dropout, SimpleRNN
+from .layers import GRU, LSTM, Bidirectional, Dense, Dropout, Masking, SimpleRNN, TimeDistributed
 from .model import History, Sequential, TrainingDivergedError
 
 __version__ = "0.1.0"
 
 __all__ = ["activations", "initializers", "kernels", "layers", "losses", "optimizers",
-           "LSTM", "Dense", "Dropout", "SimpleRNN", "History", "Sequential", "TrainingDivergedError"]
+           "GRU", "LSTM", "Bidirectional", "Dense", "Dropout", "Masking", "SimpleRNN", "TimeDistributed",
+           "History", "Sequential", "TrainingDivergedError"]

@@ -148,12 +148,24 @@ class Sequential:
     # -- the computation --------------------------------------------------------------------------
     def _forward(self, x: Array, training: bool, rng: np.random.Generator | None) -> tuple[Array, list]:
         caches = []
+        mask = None  # a (B, T) step mask from a Masking layer, passed along as in Keras
         for layer in self.layers:
             if x.dtype != layer.dtype:
                 x = x.astype(layer.dtype)
-            x, cache = layer.forward(x, training=training, rng=rng)
+            if layer.uses_mask and mask is not None:
+                y, cache = layer.forward(x, training=training, rng=rng, mask=mask)
+            else:
+                y, cache = layer.forward(x, training=training, rng=rng)
+            mask = layer.compute_mask(x, mask)
+            x = y
             caches.append(cache)
         return x, caches
+
+    def reset_states(self) -> None:
+        """Forget the carried state of every stateful recurrent layer."""
+        for layer in self.layers:
+            if getattr(layer, "stateful", False):
+                layer.reset_states()
 
     def _backward(self, caches: list, dy: Array) -> list[Array]:
         return self._backward_with_dx(caches, dy)[0]

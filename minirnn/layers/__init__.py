@@ -1,9 +1,13 @@
 """Layers: parameters, gradients and config around the pure kernels."""
 
 from .base import Layer, LayerGrads
-from .core import Dense, Dropout
-from .recurrent import LSTM, RNN, SimpleRNN
+from .core import Dense, Dropout, Masking
+from .recurrent import GRU, LSTM, RNN, SimpleRNN
+from .wrappers import Bidirectional, TimeDistributed
 
-__all__ = ["Layer", "LayerGrads", "Dense", "Dropout", "LSTM", "RNN", "SimpleRNN"]
+__all__ = ["Layer", "LayerGrads", "Dense", "Dropout", "Masking", "GRU", "LSTM", "RNN", "SimpleRNN",
+           "Bidirectional", "TimeDistributed", "LAYERS"]
 
-LAYERS = {cls.__name__: cls for cls in (Dense, Dropout, LSTM, SimpleRNN)}
+# The one registry of layer classes by name (used by from_config, saving and interop).
+LAYERS: dict[str, type[Layer]] = {cls.__name__: cls for cls in (
+    Dense, Dropout, Masking, GRU, LSTM, SimpleRNN, Bidirectional, TimeDistributed)}

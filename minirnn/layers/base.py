@@ -94,6 +94,14 @@ class Layer:
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape)
 
+    # Masking (Keras semantics): a (B, T) bool step mask, True on real steps, flows along a Sequential.
+    supports_masking = True   # False: the mask stops here
+    uses_mask = False         # True: forward takes ``mask=``
+
+    def compute_mask(self, x: Array, mask: Array | None) -> Array | None:
+        """The step mask this layer passes on, given its input and the incoming mask."""
+        return mask if self.supports_masking else None
+
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)
 

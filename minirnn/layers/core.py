@@ -105,3 +105,41 @@ class Dropout(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate}
+
+
+class Masking(Layer):
+    """Marks padding steps: a step whose features all equal ``mask_value`` is masked.
+
+    Shapes: x (B, T, D) -> y (B, T, D) and a step mask (B, T), True on real steps.
+
+        keep_t = any_d(x_{t,d} != mask_value);   y_t = x_t * keep_t;   dx_t = dy_t * keep_t
+
+    Recurrent layers after it carry their state through masked steps (see ``recurrent_forward``).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.array([[[1.0], [0.0], [2.0]]])
+        >>> Masking(0.0).compute_mask(x, None).tolist()
+        [[True, False, True]]
+    """
+
+    keras_name = "masking"
+
+    def __init__(self, mask_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"mask_value must be a number; got {mask_value!r}")
+        self.mask_value = float(mask_value)
+
+    def compute_mask(self, x: Array, mask: Array | None) -> Array:
+        return np.any(x != self.mask_value, axis=-1)
+
+    def forward(self, x: Array, *, training: bool = False, rng: np.random.Generator | None = None):
+        keep = self.compute_mask(x, None)[..., None]
+        return x * keep, keep
+
+    def backward(self, cache, dy) -> LayerGrads:
+        return LayerGrads(dy * cache, {})
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mask_value": self.mask_value}

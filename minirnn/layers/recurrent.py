@@ -1,4 +1,4 @@
-"""Recurrent layers: SimpleRNN and LSTM, with Keras's options and weight layout.
+"""Recurrent layers: SimpleRNN, LSTM and GRU, with Keras's options and weight layout.
 
 Shapes: input (B, T, D); output (B, T, H) with ``return_sequences=True``, else (B, H) (the last h);
 with ``return_state=True`` the layer returns ``[output, h_T]`` (SimpleRNN) or ``[output, h_T, c_T]``.
@@ -26,14 +26,16 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import activations, initializers
+from ..kernels.dropout import dropout_mask
 from ..kernels.recurrent import (
+    GRUCell,
     LSTMCell,
     RecurrentCell,
     SimpleRNNCell,
     recurrent_backward,
     recurrent_forward,
 )
-from .base import Layer, LayerGrads, as_float_array, check_positive_int
+from .base import Layer, LayerGrads, as_float_array, check_positive_int, check_rate
 
 Array = np.ndarray
 
@@ -44,9 +46,18 @@ class RNN(Layer):
     def __init__(self, units: int, activation: str | None = "tanh", use_bias: bool = True,
                  return_sequences: bool = False, return_state: bool = False,
                  kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
-                 bias_initializer: Any = "zeros", **kwargs):
+                 bias_initializer: Any = "zeros", dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 stateful: bool = False, go_backwards: bool = False, zero_output_for_mask: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int("units", units)
+        self.dropout = check_rate("dropout", dropout)
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self.stateful = bool(stateful)
+        self.go_backwards = bool(go_backwards)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.states: list[Array] | None = None  # the carried state of a stateful layer
+        self._mask_rng = np.random.default_rng(self.seed)
         self.activation = activations.get(activation).name
         self.use_bias = bool(use_bias)
         self.return_sequences = bool(return_sequences)
@@ -87,16 +98,75 @@ class RNN(Layer):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (input_shape[0], self.units) if self.return_sequences else (self.units,)
 
+    uses_mask = True
+
     def forward(self, x: Array, *, training: bool = False, rng: np.random.Generator | None = None,
-                initial_state: Sequence[Any] | None = None):
-        """Returns ``(y, cache)``; y is the output, or ``[output, *final_states]`` with return_state."""
-        states = self._check_initial_state(initial_state, x.shape[0])
+                initial_state: Sequence[Any] | None = None, mask: Array | None = None,
+                dropout_masks: tuple[Array | None, Array | None] | None = None):
+        """Returns ``(y, cache)``; y is the output, or ``[output, *final_states]`` with return_state.
+
+        ``mask`` (B, T) bool marks real steps (False = padding, e.g. from a ``Masking`` layer);
+        ``dropout_masks`` injects (input_mask, recurrent_mask) instead of drawing them from ``rng``.
+        A stateful layer starts from its carried ``states`` and keeps the final ones.
+        """
+        B = x.shape[0]
+        states = self._check_initial_state(initial_state, B)
+        if states is None and self.stateful and self.states is not None:
+            if self.states[0].shape[0] != B:
+                raise ValueError(f"stateful {self.describe()} carries states for batch size "
+                                 f"{self.states[0].shape[0]}; got a batch of {B} (call reset_states() first)")
+            states = self.states
+        in_mask, rec_mask = dropout_masks if dropout_masks is not None else self._draw_dropout_masks(
+            x, training, rng)
+        bias, recurrent_bias = self.kernel_biases()
         p = self.params
-        seq, final, rcache = recurrent_forward(self.make_cell(), x, p["kernel"], p["recurrent_kernel"],
-                                               p.get("bias"), states)
+        seq, final, rcache = recurrent_forward(
+            self.make_cell(), x, p["kernel"], p["recurrent_kernel"], bias, states,
+            recurrent_bias=recurrent_bias, input_mask=in_mask, recurrent_mask=rec_mask, step_mask=mask,
+            go_backwards=self.go_backwards, zero_output_for_mask=self.zero_output_for_mask)
+        if self.stateful:
+            self.states = [f.copy() for f in final]
         out = seq if self.return_sequences else final[0]
         y = [out, *final] if self.return_state else out
         return y, rcache
+
+    def compute_mask(self, x: Array, mask: Array | None) -> Array | None:
+        """The mask passed on: the step mask with return_sequences, none after the last step."""
+        if mask is None or not self.return_sequences:
+            return None
+        return mask[:, ::-1] if self.go_backwards else mask
+
+    def reset_states(self, states: Sequence[Any] | None = None) -> None:
+        """Forget the carried state of a stateful layer (or set it to ``states``)."""
+        if not self.stateful:
+            raise ValueError(f"{self.describe()} is not stateful (stateful=False)")
+        if states is None:
+            self.states = None
+        else:
+            self.states = self._check_initial_state(states, np.shape(list(states)[0])[0])
+
+    def kernel_biases(self) -> tuple[Array | None, Array | None]:
+        """(bias, recurrent_bias) as the kernel takes them; only the GRU with reset_after has the second."""
+        return self.params.get("bias"), None
+
+    def bias_gradient(self, g) -> Array:
+        return g.bias
+
+    def dropout_mask_count(self) -> int:
+        """Keras draws one mask per gate block when recurrent_dropout > 0 (its 'implementation 1')."""
+        return 1
+
+    def _draw_dropout_masks(self, x: Array, training: bool, rng: np.random.Generator | None):
+        """Masks drawn once per batch and reused at every step (Keras 3), or (None, None) outside training."""
+        if not training or (self.dropout == 0 and self.recurrent_dropout == 0):
+            return None, None
+        rng = rng if rng is not None else self._mask_rng
+        k = self.dropout_mask_count()
+        B, _, D = x.shape
+        in_mask = dropout_mask((k, B, D), self.dropout, rng, x.dtype) if self.dropout else None
+        rec_mask = dropout_mask((k, B, self.units), self.recurrent_dropout, rng, x.dtype) \
+            if self.recurrent_dropout else None
+        return in_mask, rec_mask
 
     def trace(self, x: Any, initial_state: Sequence[Any] | None = None):
         """Run on x (B, T, D) in inference mode and record every step's gates and states, each (B, T, H).
@@ -123,7 +193,7 @@ class RNN(Layer):
         g = recurrent_backward(cache, d_seq, d_final)
         grads = {"kernel": g.kernel, "recurrent_kernel": g.recurrent_kernel}
         if self.use_bias:
-            grads["bias"] = g.bias
+            grads["bias"] = self.bias_gradient(g)
         return LayerGrads(g.dx, grads, g.initial_states)
 
     def _check_initial_state(self, initial_state, batch: int):
@@ -148,6 +218,8 @@ class RNN(Layer):
         k, r, b = self._init_names
         return {**super().get_config(), "units": self.units, "activation": self.activation,
                 "use_bias": self.use_bias, "return_sequences": self.return_sequences,
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "stateful": self.stateful,
+                "go_backwards": self.go_backwards, "zero_output_for_mask": self.zero_output_for_mask,
                 "return_state": self.return_state, "kernel_initializer": k,
                 "recurrent_initializer": r, "bias_initializer": b}
 
@@ -190,6 +262,9 @@ class LSTM(RNN):
     def make_cell(self) -> LSTMCell:
         return LSTMCell(self.activation, self.recurrent_activation)
 
+    def dropout_mask_count(self) -> int:
+        return 4 if self.recurrent_dropout else 1
+
     def initial_bias(self, rng: np.random.Generator) -> Array:
         b = super().initial_bias(rng)
         if self.unit_forget_bias:
@@ -199,3 +274,48 @@ class LSTM(RNN):
     def get_config(self) -> dict:
         return {**super().get_config(), "recurrent_activation": self.recurrent_activation,
                 "unit_forget_bias": self.unit_forget_bias}
+
+
+class GRU(RNN):
+    """Gated recurrent unit, Keras layout (gate blocks z, r, h); see ``GRUCell`` for the equations.
+
+    With ``reset_after=True`` (Keras's default) the bias is (2, 3H): row 0 the input bias, row 1 the
+    recurrent bias inside ``r * (h_{t-1} @ U_h + b_rec_h)``; with ``reset_after=False`` it is (3H,).
+
+    Example:
+        >>> import numpy as np
+        >>> gru = GRU(4, seed=0)
+        >>> gru(np.ones((2, 3, 5))).shape, [w.shape for w in gru.get_weights()]
+        ((2, 4), [(5, 12), (4, 12), (2, 12)])
+    """
+
+    keras_name = "gru"
+
+    def __init__(self, units: int, activation: str | None = "tanh", recurrent_activation: str | None = "sigmoid",
+                 reset_after: bool = True, **kwargs):
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation).name
+        self.reset_after = bool(reset_after)
+
+    def make_cell(self) -> GRUCell:
+        return GRUCell(self.activation, self.recurrent_activation, self.reset_after)
+
+    def dropout_mask_count(self) -> int:
+        return 3 if self.recurrent_dropout else 1
+
+    def initial_bias(self, rng: np.random.Generator) -> Array:
+        shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+        return self.bias_initializer(shape, rng, self.dtype)
+
+    def kernel_biases(self) -> tuple[Array | None, Array | None]:
+        b = self.params.get("bias")
+        if b is None or not self.reset_after:
+            return b, None
+        return b[0], b[1]
+
+    def bias_gradient(self, g) -> Array:
+        return np.stack([g.bias, g.recurrent_bias]) if self.reset_after else g.bias
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "recurrent_activation": self.recurrent_activation,
+                "reset_after": self.reset_after}
