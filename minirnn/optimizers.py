@@ -8,6 +8,15 @@ Per parameter w with gradient g, at step t = 1, 2, ...:
            v = v + (g^2 - v) * (1 - beta_2)
            alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
            w = w - alpha * m / (sqrt(v) + epsilon)           (Keras's "epsilon-hat" placement)
+           amsgrad: v_hat = max(v_hat, v), used in place of v
+    AdamW: Adam with weight_decay = 0.004 by default
+    RMSprop: s = rho * s + (1 - rho) * g^2                 (centered: a = rho * a + (1 - rho) * g,
+           d = lr * g / sqrt(s + epsilon)                    d = lr * g / sqrt(s - a^2 + epsilon))
+           w = w - d                                        (momentum: u = momentum * u + d; w = w - u)
+
+Weight decay (any optimizer, ``weight_decay=wd``), applied after clipping and before the update,
+with the step's learning rate: ``w = w - w * wd * lr``. ``learning_rate`` may be a schedule
+(``minirnn.optimizers.schedules``), evaluated at the step counter before each step (0 first).
 
 Gradient clipping before the update (at most one of them):
     clipnorm          g = g * c / max(||g||, c)             per tensor
@@ -28,9 +37,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
+
+from . import schedules
 
 Array = np.ndarray
 
@@ -50,9 +61,14 @@ class Optimizer:
 
     name = "optimizer"
 
-    def __init__(self, learning_rate: float = 0.001, clipnorm: float | None = None,
-                 clipvalue: float | None = None, global_clipnorm: float | None = None):
-        self.learning_rate = _check_nonneg("learning_rate", learning_rate)
+    def __init__(self, learning_rate: float | schedules.LearningRateSchedule = 0.001, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 weight_decay: float | None = None):
+        # With a schedule, ``learning_rate`` holds the rate of the latest step (the first step's before any).
+        self.schedule = learning_rate if isinstance(learning_rate, schedules.LearningRateSchedule) else None
+        self.learning_rate = (self.schedule(0) if self.schedule is not None
+                              else _check_nonneg("learning_rate", learning_rate))
+        self.weight_decay = _check_nonneg("weight_decay", weight_decay, True)
         given = [n for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
                                 ("global_clipnorm", global_clipnorm)) if v is not None]
         if len(given) > 1:
@@ -105,6 +121,12 @@ class Optimizer:
         """One step: clip, then update every parameter in place; ``iterations`` counts steps."""
         self._check_built(params, grads)
         grads = self.clip(grads)
+        if self.schedule is not None:
+            self.learning_rate = self.schedule(self.iterations)
+        if self.weight_decay:
+            for p in params:  # Keras: after clipping, before the step, with the step's learning rate
+                f = p.dtype.type
+                p -= p * f(self.weight_decay) * f(self.learning_rate)
         self.iterations += 1
         for k, (p, g) in enumerate(zip(params, grads)):
             self.update(k, p, np.asarray(g, dtype=p.dtype))
@@ -113,8 +135,9 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        return {"name": self.name, "learning_rate": self.learning_rate, "clipnorm": self.clipnorm,
-                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+        lr = schedules.serialize(self.schedule) if self.schedule is not None else self.learning_rate
+        return {"name": self.name, "learning_rate": lr, "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+                "global_clipnorm": self.global_clipnorm, "weight_decay": self.weight_decay}
 
     def get_state(self) -> dict:
         """Copies of the step counter and every slot array (inspectable; saved with a model)."""
@@ -168,19 +191,25 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam with Keras's defaults (lr 1e-3, beta_1 0.9, beta_2 0.999, epsilon 1e-7) and update order."""
+    """Adam with Keras's defaults (lr 1e-3, beta_1 0.9, beta_2 0.999, epsilon 1e-7) and update order;
+    ``amsgrad=True`` keeps the running maximum ``v_hat`` of v and divides by its root instead."""
 
     name = "adam"
     slot_names = ("m", "v")
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, **kwargs):
+                 epsilon: float = 1e-7, amsgrad: bool = False, **kwargs):
         super().__init__(learning_rate, **kwargs)
         for n, b in (("beta_1", beta_1), ("beta_2", beta_2)):
             if _check_nonneg(n, b) >= 1:
                 raise ValueError(f"{n} must be in [0, 1); got {b}")
         self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
         self.epsilon = _check_nonneg("epsilon", epsilon)
+        if not isinstance(amsgrad, (bool, np.bool_)):
+            raise TypeError(f"amsgrad must be True or False; got {amsgrad!r}")
+        self.amsgrad = bool(amsgrad)
+        if self.amsgrad:
+            self.slot_names = ("m", "v", "v_hat")
 
     @property
     def m(self) -> list[Array]:
@@ -199,13 +228,78 @@ class Adam(Optimizer):
         alpha = f(self.learning_rate) * np.sqrt(f(1) - b2_power) / (f(1) - b1_power)
         m += (g - m) * f(1 - self.beta_1)
         v += (g * g - v) * f(1 - self.beta_2)
+        if self.amsgrad:
+            v = np.maximum(self.slots["v_hat"][k], v, out=self.slots["v_hat"][k])
         w -= (m * alpha) / (np.sqrt(v) + f(self.epsilon))
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
 
 
-OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+class AdamW(Adam):
+    """Adam with decoupled weight decay, Keras's ``AdamW``: the same update with ``weight_decay``
+    defaulting to 0.004 (``w = w - w * wd * lr`` before each step)."""
+
+    name = "adamw"
+
+    def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.004, **kwargs):
+        if weight_decay is None:
+            raise ValueError("weight_decay must be a number for AdamW; got None")
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+
+
+class RMSprop(Optimizer):
+    """RMSprop in Keras's form (lr 1e-3, rho 0.9, momentum 0, epsilon 1e-7 inside the root, centered False).
+
+    Slots: ``velocities`` (the running mean of g^2), ``momentums`` when momentum > 0,
+    ``average_gradients`` when centered.
+    """
+
+    name = "rmsprop"
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        for n, b in (("rho", rho), ("momentum", momentum)):
+            if _check_nonneg(n, b) > 1:
+                raise ValueError(f"{n} must be in [0, 1]; got {b}")
+        self.rho, self.momentum = float(rho), float(momentum)
+        self.epsilon = _check_nonneg("epsilon", epsilon)
+        if not isinstance(centered, (bool, np.bool_)):
+            raise TypeError(f"centered must be True or False; got {centered!r}")
+        self.centered = bool(centered)
+        self.slot_names = ("velocities",) + (("momentums",) if self.momentum else ()) + (
+            ("average_gradients",) if self.centered else ())
+
+    def update(self, k, w, g):
+        f = w.dtype.type
+        rho = f(self.rho)
+        s = self.slots["velocities"][k]
+        s *= rho
+        s += f(1 - self.rho) * (g * g)
+        if self.centered:
+            a = self.slots["average_gradients"][k]
+            a *= rho
+            a += f(1 - self.rho) * g
+            denominator = s - a * a + f(self.epsilon)
+        else:
+            denominator = s + f(self.epsilon)
+        increment = (f(self.learning_rate) * g) / np.sqrt(denominator)
+        if self.momentum:
+            u = self.slots["momentums"][k]
+            u *= f(self.momentum)
+            u += increment
+            w -= u
+        else:
+            w -= increment
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD, "rmsprop": RMSprop, "adamw": AdamW}
 
 
 def get(optimizer: str | Optimizer) -> Optimizer:
@@ -214,3 +308,13 @@ def get(optimizer: str | Optimizer) -> Optimizer:
     if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
         return OPTIMIZERS[optimizer.lower()]()
     raise ValueError(f"unknown optimizer {optimizer!r}; expected an Optimizer instance or one of {sorted(OPTIMIZERS)}")
+
+
+def from_config(config: dict) -> Optimizer:
+    """A fresh optimizer (no state) from ``get_config()``; the state is restored by ``set_state``."""
+    if not isinstance(config, dict) or config.get("name") not in OPTIMIZERS:
+        raise ValueError(f"optimizer config must be a dict with 'name' one of {sorted(OPTIMIZERS)}; got {config!r}")
+    kwargs = {k: v for k, v in config.items() if k != "name"}
+    if isinstance(kwargs.get("learning_rate"), dict):
+        kwargs["learning_rate"] = schedules.deserialize(kwargs["learning_rate"])
+    return OPTIMIZERS[config["name"]](**kwargs)
