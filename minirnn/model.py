@@ -346,10 +346,10 @@ class Sequential:
             raise ValueError(f"{name} contains NaN or Inf")
         return x
 
-    def output_shape(self) -> tuple:
-        """The model's output shape without the batch axis."""
+    def output_shape(self, input_shape: Sequence[int] | None = None) -> tuple:
+        """The model's output shape without the batch axis (for inputs of ``input_shape``, default the built one)."""
         self._require_built("output_shape")
-        shape = self.layers[0].built_input_shape
+        shape = self.layers[0].built_input_shape if input_shape is None else tuple(input_shape)
         for layer in self.layers:
             shape = layer.compute_output_shape(shape)
         return shape
@@ -367,7 +367,7 @@ class Sequential:
         if self.loss is not None:
             # Shape errors (and the one-time broadcasting warning) now, on the whole arrays, before any step.
             dtype = self.layers[-1].dtype
-            predicted = np.broadcast_to(dtype.type(0), (len(x), *self.output_shape()))
+            predicted = np.broadcast_to(dtype.type(0), (len(x), *self.output_shape(x.shape[1:])))
             self.loss.prepare(np.broadcast_to(y.dtype.type(0), y.shape), predicted)
         return x, y
 
