@@ -63,7 +63,7 @@ def main() -> None:
     results = {}
     for stateful in (True, False):
         model = build(stateful, n_streams, units, args.seed)
-        for epoch in range(epochs):
+        for _ in range(epochs):
             if stateful:
                 model.reset_states()
             losses = [model.train_on_batch(x[:, s:s + args.chunk], y[:, s:s + args.chunk])

@@ -18,7 +18,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -168,7 +169,7 @@ class Layer:
         return {"name": self.name, "dtype": self.dtype.name, "input_shape": self.input_shape, "seed": self.seed}
 
     @classmethod
-    def from_config(cls, config: dict) -> "Layer":
+    def from_config(cls, config: dict) -> Layer:
         return cls(**config)
 
     def describe(self) -> str:

@@ -137,7 +137,7 @@ class Bidirectional(Layer):
                 "backward_layer": _layer_spec(self.backward_layer), "merge_mode": self.merge_mode}
 
     @classmethod
-    def from_config(cls, config: dict) -> "Bidirectional":
+    def from_config(cls, config: dict) -> Bidirectional:
         config = dict(config)
         layer = _layer_from_config(config.pop("layer"))
         backward = config.pop("backward_layer", None)
@@ -182,6 +182,6 @@ class TimeDistributed(Layer):
         return {**super().get_config(), "layer": _layer_spec(self.layer)}
 
     @classmethod
-    def from_config(cls, config: dict) -> "TimeDistributed":
+    def from_config(cls, config: dict) -> TimeDistributed:
         config = dict(config)
         return cls(_layer_from_config(config.pop("layer")), **config)
