@@ -342,7 +342,7 @@ class Sequential:
             raise ValueError(f"{name} is empty (shape {x.shape})")
         if not self.built:
             self.build(x.shape[1:])
-        first.check_input_shape(x.shape)
+        first.check_input_shape(x.shape, name)
         if not np.isfinite(x).all():
             raise ValueError(f"{name} contains NaN or Inf")
         return x

@@ -117,12 +117,12 @@ class Layer:
         self.check_input_shape(x.shape)
         return x
 
-    def check_input_shape(self, shape: tuple) -> None:
+    def check_input_shape(self, shape: tuple, name: str = "x") -> None:
         """Rank and feature size must match the built layer (other axes, such as time, may vary)."""
         expected = self.built_input_shape
         if len(shape) != len(expected) + 1 or shape[-1] != expected[-1]:
             raise ValueError(
-                f"{self.describe()} was built for input of shape (batch, {', '.join(map(str, expected))}); "
+                f"{name}: {self.describe()} was built for input of shape (batch, {', '.join(map(str, expected))}); "
                 f"got shape {tuple(shape)}")
 
     def forward(self, x: Array, *, training: bool = False, rng: np.random.Generator | None = None):

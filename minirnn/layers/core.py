@@ -44,10 +44,10 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self._init_names = (kernel_initializer, bias_initializer)
 
-    def check_input_shape(self, shape: tuple) -> None:
+    def check_input_shape(self, shape: tuple, name: str = "x") -> None:
         """Any rank >= 2 (Dense acts on the last axis); the last axis must match the kernel."""
         if len(shape) < 2 or shape[-1] != self.built_input_shape[-1]:
-            raise ValueError(f"{self.describe()} was built for inputs whose last axis is "
+            raise ValueError(f"{name}: {self.describe()} was built for inputs whose last axis is "
                              f"{self.built_input_shape[-1]}; got shape {tuple(shape)}")
 
     def build(self, input_shape: tuple) -> None:
@@ -90,7 +90,7 @@ class Dropout(Layer):
         self.rate = check_rate("rate", rate)
         self._own_rng = np.random.default_rng(seed)
 
-    def check_input_shape(self, shape: tuple) -> None:
+    def check_input_shape(self, shape: tuple, name: str = "x") -> None:
         pass  # any shape
 
     def forward(self, x: Array, *, training: bool = False, rng: np.random.Generator | None = None,

@@ -93,6 +93,11 @@ class RNN(Layer):
             self.params["bias"] = self.initial_bias(rng)
         super().build(input_shape)
 
+    def check_input_shape(self, shape: tuple, name: str = "x") -> None:
+        super().check_input_shape(shape, name)
+        if shape[1] == 0:
+            raise ValueError(f"{name} has zero time steps (shape {tuple(shape)}); a recurrent layer needs at least one")
+
     def initial_bias(self, rng: np.random.Generator) -> Array:
         return self.bias_initializer((self.make_cell().gates * self.units,), rng, self.dtype)
 
