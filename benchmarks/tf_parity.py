@@ -2,12 +2,13 @@
 
 Needs the tf extra: ``pip install -e ".[tf]"``, then ``python benchmarks/tf_parity.py``.
 
-1. Gradients. For every case in CASES (SimpleRNN tanh/relu, LSTM tanh/relu, GRU once minirnn has it,
-   Dense, the founding model), in float32 and float64: a Keras model with randomly initialised weights
-   and random nonzero biases is copied into minirnn (``minirnn.interop.from_keras``); both compute the
-   forward output, the mse loss and its gradient with respect to every weight and the input (Keras:
-   ``tf.GradientTape``; minirnn: its hand-written backward). Each row shows the max absolute
-   difference and the relative error ``max|a - b| / max(|a| + |b|)`` (``minirnn.gradcheck``).
+1. Gradients. For every case in CASES (SimpleRNN tanh/relu, LSTM tanh/relu, GRU with reset_after True
+   and False, Dense, the founding model; a case whose minirnn layer does not exist is reported as such),
+   in float32 and float64: a Keras model with randomly initialised weights and random nonzero biases is
+   copied into minirnn (``minirnn.interop.from_keras``); both compute the forward output, the mse loss
+   and its gradient with respect to every weight and the input (Keras: ``tf.GradientTape``; minirnn:
+   its hand-written backward). Each row shows the max absolute difference and the relative error
+   ``max|a - b| / max(|a| + |b|)`` (``minirnn.gradcheck``).
    Targets: float32 within 1e-5, float64 within 1e-10.
 2. Trajectory. The founding model (LSTM(50, relu), Dropout(0), Dense(1), Adam, mse, targets = inputs
    as in the founding program) trained for 100 steps in both frameworks from the same random weights
@@ -93,6 +94,8 @@ CASES = [
          (T, D), "random", "LSTM"),
     Case("GRU tanh", lambda s, d: [keras.layers.GRU(H, return_sequences=True, **rnn_opts(s, d))],
          (T, D), "random", "GRU"),
+    Case("GRU reset_before", lambda s, d: [keras.layers.GRU(H, reset_after=False, **rnn_opts(s, d))],
+         (T, D), "random", "GRU"),
     Case("Dense", lambda s, d: [keras.layers.Dense(H, activation="tanh", **dense_opts(s, d))],
          (D,), "random", "Dense"),
     Case("founding model", founding_layers, (10, 1), "input", "LSTM"),
@@ -138,7 +141,7 @@ def gradient_table(seed: int) -> bool:
     print("1. Forward outputs, mse loss and gradients: minirnn vs Keras (tf.GradientTape), same weights")
     print(f"   batch {B}; relative error = max|a - b| / max(|a| + |b|); targets: float32 {TARGETS['float32']:g}, "
           f"float64 {TARGETS['float64']:g}\n")
-    header = f"{'case':<16}{'quantity':<38}" + "".join(f"{d + ' max|d|':>17}{'rel':>10}" for d in DTYPES) + "  ok"
+    header = f"{'case':<20}{'quantity':<38}" + "".join(f"{d + ' max|d|':>17}{'rel':>10}" for d in DTYPES) + "  ok"
     print(header)
     print("-" * len(header))
     all_ok = True
@@ -148,7 +151,7 @@ def gradient_table(seed: int) -> bool:
             continue
         results = {dtype: compare_case(case, dtype, seed) for dtype in DTYPES}
         for k, (quantity, *_) in enumerate(results[DTYPES[0]]):
-            line = f"{case.name if k == 0 else '':<16}{quantity:<38}"
+            line = f"{case.name if k == 0 else '':<20}{quantity:<38}"
             ok = True
             for dtype in DTYPES:
                 _, abs_diff, rel = results[dtype][k]

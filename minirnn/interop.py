@@ -3,26 +3,31 @@
 TensorFlow/Keras and PyTorch are optional extras (``pip install minirnn[tf]``, ``minirnn[torch]``):
 this module imports them only inside the functions that need them.
 
-Keras (``from_keras`` / ``to_keras``): a ``keras.Sequential`` of SimpleRNN, LSTM, Dense and Dropout
-layers and a minirnn ``Sequential`` store the same arrays in the same order and shapes
+Keras (``from_keras`` / ``to_keras``): a ``keras.Sequential`` of SimpleRNN, LSTM, GRU, Dense and
+Dropout layers and a minirnn ``Sequential`` store the same arrays in the same order and shapes
 (SimpleRNN: kernel (D, H), recurrent_kernel (H, H), bias (H,); LSTM: kernel (D, 4H),
-recurrent_kernel (H, 4H), bias (4H,), gate blocks i, f, c, o; Dense: kernel (D, U), bias (U,)), so
-the conversion copies the config (units, activation, recurrent_activation, use_bias,
-unit_forget_bias, return_sequences, rate, dtype, name, the input shape) and the weights unchanged.
-Options minirnn does not have (RNN dropout, go_backwards, stateful, regularizers, constraints,
-frozen layers, mixed precision) raise ``ValueError`` rather than silently computing something else.
+recurrent_kernel (H, 4H), bias (4H,), gate blocks i, f, c, o; GRU: kernel (D, 3H), recurrent_kernel
+(H, 3H), bias (2, 3H) with reset_after=True or (3H,), blocks z, r, h; Dense: kernel (D, U), bias (U,)),
+so the conversion copies the config (units, activation, recurrent_activation, use_bias,
+unit_forget_bias, reset_after, return_sequences, go_backwards, rate, dtype, name, the input shape)
+and the weights unchanged. Options the conversion does not carry (RNN dropout and
+recurrent_dropout, stateful, return_state, regularizers, constraints, frozen layers, mixed precision)
+raise ``ValueError`` rather than silently computing something else.
 
 PyTorch (``to_torch_state_dict`` / ``from_torch_state_dict``), for one recurrent layer, with
-torch's ``batch_first=True`` modules ``nn.RNN`` and ``nn.LSTM`` (one layer, one direction):
+torch's ``batch_first=True`` modules ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU`` (one layer, one direction):
 
     weight_ih_l0 = kernel^T              (k H, D)   gate blocks in torch's order
     weight_hh_l0 = recurrent_kernel^T    (k H, H)
-    bias_ih_l0 + bias_hh_l0 = bias       torch adds two biases where Keras has one: to torch the
-                                         bias goes to bias_ih and bias_hh is zero; from torch they are summed
+    bias_ih_l0 + bias_hh_l0 = bias       SimpleRNN, LSTM: torch adds two biases where Keras has one; to
+                                         torch the bias goes to bias_ih and bias_hh is zero, from torch
+                                         they are summed
+    bias_ih_l0, bias_hh_l0 = bias[0], bias[1]    GRU (reset_after=True, the only GRU torch computes)
 
-torch's LSTM gate order i, f, g, o is Keras's i, f, c, o. torch computes only tanh/sigmoid LSTMs and
-tanh/relu RNNs: the weights convert whatever the activation, but the numbers agree only when torch
-computes the same function.
+torch's LSTM gate order i, f, g, o is Keras's i, f, c, o; torch's GRU order r, z, n is Keras's
+z, r, h permuted, which the conversion does. torch computes only tanh/sigmoid LSTMs and GRUs,
+tanh/relu RNNs and no go_backwards: the weights convert regardless, but the numbers agree only
+when torch computes the same function.
 
 Keras's own numbers for a minirnn question: ``keras_loss_and_gradients`` is
 ``Sequential.loss_and_gradients(..., return_input_gradient=True)`` computed by Keras with
@@ -73,16 +78,15 @@ class _KerasSpec:
     initializers: tuple[str, ...] = ()
 
 
-_RNN_KEYS = ("units", "activation", "use_bias", "return_sequences")
-_RNN_REQUIRED = (("return_state", False), ("go_backwards", False), ("stateful", False),
-                 ("dropout", 0.0), ("recurrent_dropout", 0.0))
+_RNN_KEYS = ("units", "activation", "use_bias", "return_sequences", "go_backwards")
+_RNN_REQUIRED = (("return_state", False), ("stateful", False), ("dropout", 0.0), ("recurrent_dropout", 0.0))
 _RNN_INITIALIZERS = ("kernel_initializer", "recurrent_initializer", "bias_initializer")
 
-# One entry per layer type; a new minirnn layer with Keras's layout is one more line
-# (GRU: keys _RNN_KEYS + ("recurrent_activation", "reset_after")).
+# One entry per layer type; a new minirnn layer with Keras's layout is one more line.
 _KERAS_SPECS: dict[str, _KerasSpec] = {
     "SimpleRNN": _KerasSpec(_RNN_KEYS, _RNN_REQUIRED, _RNN_INITIALIZERS),
     "LSTM": _KerasSpec(_RNN_KEYS + ("recurrent_activation", "unit_forget_bias"), _RNN_REQUIRED, _RNN_INITIALIZERS),
+    "GRU": _KerasSpec(_RNN_KEYS + ("recurrent_activation", "reset_after"), _RNN_REQUIRED, _RNN_INITIALIZERS),
     "Dense": _KerasSpec(("units", "activation", "use_bias"), (), ("kernel_initializer", "bias_initializer")),
     "Dropout": _KerasSpec(("rate", "seed"), (("noise_shape", None),)),
 }
@@ -226,19 +230,22 @@ class _TorchLayout:
 
     ``module``: the torch.nn class with this layout; ``blocks[j]``: the Keras gate block stored as
     torch's block j; ``bias``: ``"sum"`` when Keras's bias (kH,) is torch's bias_ih + bias_hh, or
-    ``"rows"`` when Keras keeps the two biases as rows of a (2, kH) array.
+    ``"rows"`` when Keras keeps the two biases as rows of a (2, kH) array; ``requires``: layer
+    options torch's module needs, with the only value it computes.
     """
 
     module: str
     blocks: tuple[int, ...]
     bias: str = "sum"
+    requires: tuple[tuple[str, Any], ...] = ()
 
 
-# One entry per layer type (GRU with reset_after=True: _TorchLayout("GRU", (1, 0, 2), "rows"), since
-# torch orders the GRU blocks r, z, n where Keras has z, r, h and keeps both biases).
+# One entry per layer type.
 _TORCH_LAYOUTS: dict[str, _TorchLayout] = {
     "SimpleRNN": _TorchLayout("RNN", (0,)),
     "LSTM": _TorchLayout("LSTM", (0, 1, 2, 3)),  # torch i, f, g, o = Keras i, f, c, o
+    # torch's GRU is Keras's reset_after=True with the blocks r, z, n where Keras has z, r, h
+    "GRU": _TorchLayout("GRU", (1, 0, 2), "rows", (("reset_after", True),)),
 }
 
 
@@ -246,7 +253,12 @@ def _torch_layout(layer: Any) -> _TorchLayout:
     kind = type(layer).__name__
     if not isinstance(layer, RNN) or kind not in _TORCH_LAYOUTS:
         raise TypeError(f"layer must be one of the minirnn layers {', '.join(_TORCH_LAYOUTS)}; got {kind}")
-    return _TORCH_LAYOUTS[kind]
+    layout = _TORCH_LAYOUTS[kind]
+    for option, value in layout.requires:
+        if getattr(layer, option) != value:
+            raise ValueError(f"{layer.describe()} has {option}={getattr(layer, option)!r}; torch.nn.{layout.module} "
+                             f"computes only {option}={value!r}")
+    return layout
 
 
 def _torch_keys(layer: RNN) -> list[str]:

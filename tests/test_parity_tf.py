@@ -62,6 +62,12 @@ CASES = {
     "lstm_hard_sigmoid_gates": (lambda s, d: [keras.layers.LSTM(6, recurrent_activation="hard_sigmoid",
                                                                 return_sequences=True, **rnn_opts(s, d))],
                                 (5, 3), "random", "LSTM"),
+    "lstm_go_backwards": (lambda s, d: [keras.layers.LSTM(6, go_backwards=True, return_sequences=True,
+                                                          **rnn_opts(s, d))], (5, 3), "random", "LSTM"),
+    "gru_seq": (lambda s, d: [keras.layers.GRU(6, return_sequences=True, **rnn_opts(s, d))],
+                (5, 3), "random", "GRU"),
+    "gru_reset_before_relu": (lambda s, d: [keras.layers.GRU(6, activation="relu", reset_after=False,
+                                                             **rnn_opts(s, d))], (5, 3), "random", "GRU"),
     "dense_2d": (lambda s, d: [keras.layers.Dense(4, activation="tanh", **dense_opts(s, d))], (3,), "random", "Dense"),
     "dense_3d_relu": (lambda s, d: [keras.layers.Dense(4, activation="relu", **dense_opts(s, d))],
                       (5, 3), "random", "Dense"),
@@ -241,7 +247,7 @@ def test_to_keras_predicts_what_minirnn_predicts():
 
 @pytest.mark.parametrize("layer, message", [
     (lambda: keras.layers.LSTM(3, recurrent_dropout=0.1), "recurrent_dropout"),
-    (lambda: keras.layers.SimpleRNN(3, go_backwards=True), "go_backwards"),
+    (lambda: keras.layers.SimpleRNN(3, dropout=0.2), "dropout"),
     (lambda: keras.layers.Dense(3, kernel_regularizer="l2"), "kernel_regularizer"),
     (lambda: keras.layers.Dense(3, dtype="mixed_float16"), "mixed_float16"),
     (lambda: keras.layers.Conv1D(3, 2), "no minirnn counterpart"),

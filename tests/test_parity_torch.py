@@ -1,4 +1,4 @@
-"""minirnn's SimpleRNN and LSTM against torch.nn.RNN and torch.nn.LSTM through
+"""minirnn's SimpleRNN, LSTM and GRU against torch.nn.RNN, torch.nn.LSTM and torch.nn.GRU through
 ``minirnn.interop.to_torch_state_dict`` / ``from_torch_state_dict``: outputs, final states and gradients
 agree (float32 within 1e-5 relative, float64 within 1e-10), with random nonzero biases on both sides.
 Skipped when PyTorch is not installed.
@@ -11,20 +11,33 @@ torch = pytest.importorskip("torch")
 
 from minirnn.gradcheck import relative_error  # noqa: E402
 from minirnn.interop import from_torch_state_dict, to_torch_state_dict  # noqa: E402
-from minirnn.layers import LSTM, Dense, SimpleRNN  # noqa: E402
+from minirnn.layers import GRU, LSTM, Dense, SimpleRNN  # noqa: E402
 
 TOL = {"float32": 1e-5, "float64": 1e-10}
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 B, T, D, H = 3, 6, 4, 5
 
-# name: (minirnn layer factory, torch module factory); one entry per layer and activation torch computes
+# name: (minirnn layer factory, torch module factory, how Keras's bias sits in torch's two biases:
+# "sum" = bias_ih + bias_hh, "rows" = [bias_ih; bias_hh]); one entry per layer and activation torch computes
 CASES = {
     "simple_rnn_tanh": (lambda **kw: SimpleRNN(H, **kw),
-                        lambda **kw: torch.nn.RNN(D, H, batch_first=True, nonlinearity="tanh", **kw)),
+                        lambda **kw: torch.nn.RNN(D, H, batch_first=True, nonlinearity="tanh", **kw), "sum"),
     "simple_rnn_relu": (lambda **kw: SimpleRNN(H, activation="relu", **kw),
-                        lambda **kw: torch.nn.RNN(D, H, batch_first=True, nonlinearity="relu", **kw)),
-    "lstm": (lambda **kw: LSTM(H, **kw), lambda **kw: torch.nn.LSTM(D, H, batch_first=True, **kw)),
+                        lambda **kw: torch.nn.RNN(D, H, batch_first=True, nonlinearity="relu", **kw), "sum"),
+    "lstm": (lambda **kw: LSTM(H, **kw), lambda **kw: torch.nn.LSTM(D, H, batch_first=True, **kw), "sum"),
+    "gru": (lambda **kw: GRU(H, **kw), lambda **kw: torch.nn.GRU(D, H, batch_first=True, **kw), "rows"),
 }
+
+
+def keras_layout(layer, torch_grads, bias, tol):
+    """torch's parameter gradients in Keras's layout (from_torch_state_dict on a copy of the layer)."""
+    sd = dict(torch_grads)
+    if bias == "sum":  # both torch biases enter the sum, so each has Keras's bias gradient
+        assert relative_error(sd["bias_ih_l0"], sd["bias_hh_l0"]) < tol
+        sd["bias_hh_l0"] = np.zeros_like(sd["bias_hh_l0"])
+    copy = type(layer).from_config(layer.get_config())
+    from_torch_state_dict(copy, sd)
+    return copy.params
 
 
 def run_torch(module, x, initial, r_seq, r_final):
@@ -54,7 +67,7 @@ def random_bias(layer, rng):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_to_torch_state_dict_gives_torch_the_same_numbers(case, dtype):
-    make_layer, make_module = CASES[case]
+    make_layer, make_module, bias = CASES[case]
     rng = np.random.default_rng(sorted(CASES).index(case))
     layer = make_layer(return_sequences=True, return_state=True, dtype=dtype, seed=3)
     layer.build((T, D))
@@ -62,7 +75,7 @@ def test_to_torch_state_dict_gives_torch_the_same_numbers(case, dtype):
     module = make_module(dtype=TORCH_DTYPES[dtype])
     sd = to_torch_state_dict(layer)
     assert all(v.dtype == TORCH_DTYPES[dtype] for v in sd.values())
-    assert not sd["bias_hh_l0"].any() and sd["bias_ih_l0"].any()
+    assert sd["bias_ih_l0"].all() and (sd["bias_hh_l0"].all() if bias == "rows" else not sd["bias_hh_l0"].any())
     module.load_state_dict(sd, strict=True)
 
     x = rng.standard_normal((B, T, D)).astype(dtype)
@@ -78,19 +91,14 @@ def test_to_torch_state_dict_gives_torch_the_same_numbers(case, dtype):
     for f, ft in zip(final, final_t, strict=True):
         assert relative_error(f, ft) < tol
     assert relative_error(g.dx, dx_t) < tol
-    assert relative_error(g.params["kernel"], grads_t["weight_ih_l0"].T) < tol
-    assert relative_error(g.params["recurrent_kernel"], grads_t["weight_hh_l0"].T) < tol
-    # both torch biases enter the sum that is Keras's bias, so each gets Keras's bias gradient
-    assert relative_error(g.params["bias"], grads_t["bias_ih_l0"]) < tol
-    assert relative_error(g.params["bias"], grads_t["bias_hh_l0"]) < tol
-    for gs, s in zip(g.initial_state, initial):
-        assert gs.shape == s.shape
+    for name, gt in keras_layout(layer, grads_t, bias, tol).items():
+        assert relative_error(g.params[name], gt) < tol, name
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_from_torch_state_dict_computes_what_torch_computes(case, dtype):
-    make_layer, make_module = CASES[case]
+    make_layer, make_module, bias = CASES[case]
     rng = np.random.default_rng(10 + sorted(CASES).index(case))
     module = make_module(dtype=TORCH_DTYPES[dtype])
     with torch.no_grad():  # reproducible random weights, both biases nonzero and different
@@ -100,8 +108,9 @@ def test_from_torch_state_dict_computes_what_torch_computes(case, dtype):
     from_torch_state_dict(layer, module.state_dict())  # builds the layer for D inputs
     assert layer.built_input_shape[-1] == D
     sd = module.state_dict()
-    expected_bias = (sd["bias_ih_l0"] + sd["bias_hh_l0"]).numpy()
-    assert relative_error(layer.params["bias"], expected_bias) < TOL[dtype]
+    if bias == "sum":
+        expected_bias = (sd["bias_ih_l0"] + sd["bias_hh_l0"]).numpy()
+        assert relative_error(layer.params["bias"], expected_bias) < TOL[dtype]
 
     x = rng.standard_normal((B, T, D)).astype(dtype)
     with torch.no_grad():
@@ -153,8 +162,24 @@ def test_from_torch_state_dict_rejects_what_does_not_fit_and_changes_nothing(mod
         assert np.array_equal(w, w0)
 
 
+def test_gru_blocks_are_reordered_and_reset_before_is_refused():
+    layer = GRU(H, seed=0)
+    layer.build((T, D))
+    sd = to_torch_state_dict(layer)
+    k = layer.params["kernel"]  # Keras blocks z, r, h; torch r, z, n
+    assert np.array_equal(sd["weight_ih_l0"][:H].numpy(), k[:, H:2 * H].T)
+    assert np.array_equal(sd["weight_ih_l0"][H:2 * H].numpy(), k[:, :H].T)
+    assert np.array_equal(sd["weight_ih_l0"][2 * H:].numpy(), k[:, 2 * H:].T)
+    before = GRU(H, reset_after=False, seed=0)
+    before.build((T, D))
+    with pytest.raises(ValueError, match="reset_after=False"):
+        to_torch_state_dict(before)
+    with pytest.raises(ValueError, match="reset_after=False"):
+        from_torch_state_dict(before, sd)
+
+
 def test_only_recurrent_layers_convert():
-    with pytest.raises(TypeError, match="SimpleRNN, LSTM"):
+    with pytest.raises(TypeError, match="SimpleRNN, LSTM, GRU"):
         to_torch_state_dict(Dense(3))
     with pytest.raises(ValueError, match="not built"):
         to_torch_state_dict(LSTM(3))
