@@ -37,7 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from . import callbacks as callbacks_mod
 from . import losses as losses_mod
+from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from .layers.base import Layer, as_float_array, check_positive_int
 from .layers.recurrent import RNN
@@ -73,6 +75,10 @@ class Sequential:
         self.name = name
         self.optimizer: optimizers_mod.Optimizer | None = None
         self.loss: losses_mod.Loss | None = None
+        self.compiled_metrics: list = []           # as given to compile (names or Metric objects)
+        self.resolved_metrics: list | None = None  # Metric objects, resolved from the first data seen
+        self.stop_training = False
+        self.history: History | None = None
         for layer in layers or []:
             self.add(layer)
 
@@ -111,9 +117,25 @@ class Sequential:
     def built(self) -> bool:
         return bool(self.layers) and all(layer.built for layer in self.layers)
 
-    def compile(self, optimizer: str | optimizers_mod.Optimizer = "adam", loss: str | losses_mod.Loss = "mse") -> None:
+    def compile(self, optimizer: str | optimizers_mod.Optimizer = "adam", loss: str | losses_mod.Loss = "mse",
+                metrics: Sequence[str | metrics_mod.Metric] | None = None) -> None:
+        """Set the optimizer, the loss and the metrics that fit and evaluate report (e.g. ['mae', 'accuracy'];
+        'accuracy' is resolved from the data's shapes as Keras resolves it, see ``minirnn.metrics``)."""
+        compiled_metrics = metrics_mod.check_identifiers(metrics)
         self.optimizer = optimizers_mod.get(optimizer)
         self.loss = losses_mod.get(loss)
+        self.compiled_metrics, self.resolved_metrics = compiled_metrics, None
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """'loss' and the compiled metrics' names, in the order ``evaluate`` returns them."""
+        return ["loss", *(m.name if isinstance(m, metrics_mod.Metric) else m for m in self.compiled_metrics)]
+
+    def _resolve_metrics(self, y: Array, x_shape: tuple) -> list:
+        if self.resolved_metrics is None:
+            shape = (x_shape[0], *self.output_shape(x_shape[1:]))
+            self.resolved_metrics = [metrics_mod.get(m, y.shape, shape) for m in self.compiled_metrics]
+        return self.resolved_metrics
 
     # -- weights ----------------------------------------------------------------------------------
     @property
@@ -198,12 +220,18 @@ class Sequential:
         return self._loss_and_gradients(x, y, training, rng)
 
     def _loss_and_gradients(self, x, y, training, rng):
+        return self._loss_gradients_output(x, y, training, rng)[:2]
+
+    def _loss_gradients_output(self, x, y, training, rng):
         y_hat, caches = self._forward(x, training, rng)
         loss, dy = self.loss.value_and_grad(y, y_hat)
-        return float(loss), self._backward(caches, dy)
+        return float(loss), self._backward(caches, dy), y_hat
 
-    def _train_step(self, x: Array, y: Array, rng: np.random.Generator | None, where: str) -> float:
-        loss, grads = self._loss_and_gradients(x, y, True, rng)
+    def _train_step(self, x: Array, y: Array, rng: np.random.Generator | None, where: str,
+                    metrics: metrics_mod.MeanTracker | None = None) -> float:
+        loss, grads, y_hat = self._loss_gradients_output(x, y, True, rng)
+        if metrics is not None:  # as Keras: on this step's training-mode predictions, before the update
+            metrics.update(y, y_hat)
         advice = "try a lower learning rate, clipnorm, or tanh instead of relu"
         if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads):
             what = f"the loss became {loss}" if not np.isfinite(loss) else "a gradient became non-finite"
@@ -228,7 +256,9 @@ class Sequential:
 
     def fit(self, x: Any, y: Any, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
             validation_split: float = 0.0, validation_data: tuple | None = None, verbose: int = 1,
-            seed: int | None = None, callbacks: Sequence[Callable[[int, dict], Any]] | None = None) -> History:
+            seed: int | None = None,
+            callbacks: Sequence[callbacks_mod.Callback | Callable[[int, dict], Any]] | None = None,
+            initial_epoch: int = 0) -> History:
         """Train for ``epochs`` passes over (x, y), as Keras's ``fit``:
 
         * validation_split takes the *last* fraction of the samples, before any shuffling;
@@ -237,11 +267,23 @@ class Sequential:
         * the epoch's ``loss`` is the batch-size-weighted mean of the batch losses, each computed
           before that batch's update.
 
-        ``seed`` seeds the shuffling and the dropout masks (None: fresh entropy). ``callbacks`` are
-        called as ``f(epoch, logs)`` after every epoch.
+        * compiled metrics are averaged like the loss (per sample, over the epoch), on the training-mode
+          predictions of each step; History and the logs get 'mae', 'val_mae', ... after 'loss'.
+
+        ``seed`` seeds the shuffling and the dropout masks (None: fresh entropy): epoch e draws from
+        generators derived from (seed, e) alone, so ``fit(epochs=2, seed=s)`` followed by
+        ``fit(epochs=4, initial_epoch=2, seed=s)`` trains exactly as ``fit(epochs=4, seed=s)`` (also across
+        ``save``/``load_model``, which keep the optimizer state). As in Keras, ``epochs`` is the index of
+        the last epoch, and training runs epochs ``initial_epoch .. epochs - 1``.
+
+        ``callbacks``: ``minirnn.callbacks.Callback`` objects, or functions called as ``f(epoch, logs)``
+        after every epoch; a callback may set ``model.stop_training = True``.
         """
         self._require_compiled("fit")
         epochs = check_positive_int("epochs", epochs)
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
+                or not 0 <= initial_epoch < epochs:
+            raise ValueError(f"initial_epoch must be an integer in [0, epochs={epochs}); got {initial_epoch!r}")
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
                 or not 0 <= validation_split < 1:
@@ -260,55 +302,77 @@ class Sequential:
             y, y_val = y[:split_at], y[split_at:]
         else:
             x_val = y_val = None
-        shuffle_rng, dropout_rng = np.random.default_rng(seed).spawn(2)
+        cbs = callbacks_mod.CallbackList(callbacks, self)
+        resolved = self._resolve_metrics(y, x.shape)
+        root = np.random.SeedSequence(seed)
 
         history = History()
+        self.history = history
+        self.stop_training = False
         n = len(x)
         n_batches = -(-n // batch_size)
-        for epoch in range(epochs):
+        cbs.on_train_begin({})
+        logs: dict[str, float] = {}
+        for epoch in range(initial_epoch, epochs):
+            # per-epoch generators from (seed, epoch) only, so that training can resume at any epoch
+            shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(
+                root.entropy, spawn_key=(*root.spawn_key, epoch)).spawn(2))
             start_time = time.perf_counter()
+            cbs.on_epoch_begin(epoch, {})
             if verbose == 1:
                 print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
             order = shuffle_rng.permutation(n) if shuffle else None
-            total = 0.0
+            total, seen = 0.0, 0
+            tracker = metrics_mod.MeanTracker(resolved)
             for b in range(n_batches):
+                cbs.on_train_batch_begin(b, {})
                 sl = slice(b * batch_size, (b + 1) * batch_size)
                 idx = order[sl] if order is not None else sl
                 xb, yb = x[idx], y[idx]
-                loss = self._train_step(xb, yb, dropout_rng, f"epoch {epoch + 1}, batch {b + 1}")
+                loss = self._train_step(xb, yb, dropout_rng, f"epoch {epoch + 1}, batch {b + 1}", tracker)
                 total += loss * len(xb)
+                seen += len(xb)
+                logs = {"loss": total / seen, **tracker.result()}
                 if verbose == 1:
-                    _progress(b + 1, n_batches, total / min(n, (b + 1) * batch_size), start_time)
-            logs = {"loss": total / n}
+                    _progress(b + 1, n_batches, logs, start_time)
+                cbs.on_train_batch_end(b, dict(logs))
+                if self.stop_training:
+                    break
             if x_val is not None:
-                logs["val_loss"] = self._evaluate(x_val, y_val, batch_size)
+                logs.update({f"val_{k}": v for k, v in self._evaluate(x_val, y_val, batch_size).items()})
             history.append(epoch, logs)
             if verbose:
                 took = time.perf_counter() - start_time
                 text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
                 prefix = "" if verbose == 1 else f"Epoch {epoch + 1}/{epochs} - "
                 print(f"\r{prefix}{n_batches}/{n_batches} - {took:.2f}s - {text}", file=sys.stdout, flush=True)
-            for cb in callbacks or []:
-                cb(epoch, logs)
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(dict(logs))
         return history
 
-    def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: int = 0) -> float:
-        """The loss on (x, y) with dropout off: the batch-size-weighted mean of the batch losses."""
+    def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: int = 0) -> float | list[float]:
+        """The loss on (x, y) with dropout off: the batch-size-weighted mean of the batch losses; with
+        compiled metrics, ``[loss, *metrics]`` in ``metrics_names`` order (as Keras returns them)."""
         self._require_compiled("evaluate")
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
         x, y = self._check_xy(x, y)
-        loss = self._evaluate(x, y, batch_size)
+        self._resolve_metrics(y, x.shape)
+        logs = self._evaluate(x, y, batch_size)
         if verbose:
-            print(f"loss: {loss:.4f}")
-        return loss
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
 
-    def _evaluate(self, x: Array, y: Array, batch_size: int) -> float:
+    def _evaluate(self, x: Array, y: Array, batch_size: int) -> dict[str, float]:
         total = 0.0
+        tracker = metrics_mod.MeanTracker(self.resolved_metrics or [])
         for start in range(0, len(x), batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             y_hat, _ = self._forward(xb, False, None)
             total += float(self.loss.value_and_grad(yb, y_hat)[0]) * len(xb)
-        return total / len(x)
+            tracker.update(yb, y_hat)
+        return {"loss": total / len(x), **tracker.result()}
 
     def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> Array:
         """The model's outputs for x, computed in batches with dropout off."""
@@ -370,6 +434,7 @@ class Sequential:
             dtype = self.layers[-1].dtype
             predicted = np.broadcast_to(dtype.type(0), (len(x), *self.output_shape(x.shape[1:])))
             self.loss.prepare(np.broadcast_to(y.dtype.type(0), y.shape), predicted)
+            self.loss.check_targets(y, predicted.shape[-1])
         return x, y
 
     # -- display ----------------------------------------------------------------------------------
@@ -396,11 +461,12 @@ class Sequential:
             print_fn(text)
 
 
-def _progress(done: int, total: int, loss: float, start: float) -> None:
+def _progress(done: int, total: int, logs: dict[str, float], start: float) -> None:
     elapsed = time.perf_counter() - start
     eta = elapsed / done * (total - done)
     width = 20
     filled = int(width * done / total)
     bar = "=" * filled + (">" if filled < width else "") + "." * max(0, width - filled - 1)
-    sys.stdout.write(f"\r{done}/{total} [{bar}] - ETA: {eta:.1f}s - loss: {loss:.4f}")
+    text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+    sys.stdout.write(f"\r{done}/{total} [{bar}] - ETA: {eta:.1f}s - {text}")
     sys.stdout.flush()
