@@ -1,4 +1,4 @@
-"""The adding problem: an LSTM remembers across 50 steps, a SimpleRNN of the same size does not.
+"""The adding problem: an LSTM and a SimpleRNN of the same size learn to remember across 50 steps.
 
 Each input is a sequence of T = 50 pairs (value u_t in [0, 1], marker m_t in {0, 1}); exactly two steps are
 marked, one in each half, and the target is the sum of the two marked values (``minirnn.datasets``):
@@ -7,14 +7,18 @@ marked, one in each half, and the target is the sum of the two marked values (``
 
 Always answering 1 gives a mean squared error of 1/6 = 0.167. To do better the network must keep the first
 marked value in its state for up to 50 steps while ignoring everything else, which is exactly what the LSTM's
-gated cell state c_t = f * c_{t-1} + i * g is for, and what vanishing gradients keep a SimpleRNN from learning.
+gated cell state c_t = f * c_{t-1} + i * g is for, and what vanishing gradients make hard for a SimpleRNN.
 
 Both models are ``recurrent(units) -> Dense(1)``, trained with Adam (learning rate 1e-3, clipnorm 1) on fresh
 random batches, and scored on a fixed test set of 1000 sequences.
 
-Expected result (defaults, 3000 steps of batch 64, about 3 to 6 minutes on 2 cores): the LSTM's test MSE
-leaves the 1/6 plateau after several hundred steps and ends far below it (below 0.01), while the SimpleRNN
-stays near 1/6. The figure (docs/figures/adding_problem.png) shows both learning curves and the baseline.
+Expected result (defaults: 3000 steps of batch 64 per model, about 3 minutes on an idle 2-core machine, much
+longer on a busy one). Measured with seed 0: both models sit on the 1/6 plateau at first; the LSTM leaves it
+after about 1100 steps and ends at test MSE 0.004 (2.5% of the baseline); the SimpleRNN leaves it later
+(about 1400 steps), learns more noisily and ends at 0.036 (21% of the baseline), nine times the LSTM's error.
+So at T = 50 a SimpleRNN with Keras's defaults (orthogonal recurrent initialisation) trained with Adam and
+gradient clipping is slow, not hopeless; the published failure of tanh RNNs is for T = 100 and longer
+(try --T 100). The figure (docs/figures/adding_problem.png) shows both learning curves and the baseline.
 
     python examples/adding_problem.py            # the full run, writes the figure
     python examples/adding_problem.py --quick    # a few seconds: checks the script runs, proves nothing
