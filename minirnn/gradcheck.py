@@ -18,7 +18,10 @@ Thresholds (``DEFAULT_TOLERANCE``, ``DEFAULT_MIN_SLOPE``): relative error <= 1e-
 >= 1.5 over the four smallest steps above rounding level. With h = 1e-5 in float64 the truncation
 error of central differences is ~h^2 = 1e-10 and the rounding error ~eps/h = 2e-11, relative to the
 gradient's scale, so a correct gradient scores 1e-9 or below; 1e-7 leaves two orders of margin and
-still catches any real mistake (a wrong term moves the error to 1e-3 .. 1). A slope of 1.5 is midway
+still catches any real mistake (a wrong term moves the error to 1e-3 .. 1). An array whose gradient is
+so small that the rounding noise of the differences dominates it also passes when its absolute error
+is below that noise, ``FD_NOISE`` eps max(1, |J|) / h (about 2e-9 for |J| <= 1), the best finite
+differences can resolve; the Taylor test still judges such arrays. A slope of 1.5 is midway
 between the two hypotheses (2 for a right gradient; 1 for a wrong one, which the smallest steps
 approach); a right gradient can dip a little below 2 where the s^2 and s^3 terms of J partly cancel,
 or where a step crosses a relu kink.
@@ -90,6 +93,8 @@ Array = np.ndarray
 DEFAULT_TOLERANCE = 1e-7
 DEFAULT_H = 1e-5
 DEFAULT_MIN_SLOPE = 1.5
+# Central differences of J carry a rounding error of about eps |J| / h; allow 100 times that.
+FD_NOISE = 100.0
 # Taylor steps s = 1e-2 * 2^-k, k = 0..7 (down to 7.8e-5): small enough for the O(s^2) regime,
 # large enough that C s^2 stays far above float64 rounding of J (about 1e-13 |J|).
 TAYLOR_STEPS = tuple(1e-2 * 2.0 ** -k for k in range(8))
@@ -217,10 +222,12 @@ class ArrayCheck:
     numeric_at_worst: float
     tolerance: float
     taylor: TaylorResult | None = None
+    abs_tolerance: float = 0.0
 
     @property
     def fd_passed(self) -> bool:
-        return bool(self.rel_error <= self.tolerance)
+        """rel_error <= tolerance, or an absolute error below the rounding noise of the differences."""
+        return bool(self.rel_error <= self.tolerance or self.abs_error <= self.abs_tolerance)
 
     @property
     def passed(self) -> bool:
@@ -272,8 +279,9 @@ class GradCheckReport:
                          str(c.worst_index), f"{c.analytic_at_worst:+.4e}", f"{c.numeric_at_worst:+.4e}",
                          "-" if c.taylor is None else c.taylor.describe(), "ok" if c.passed else "FAIL"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = [f"{self.title}  [{'PASS' if self.passed else 'FAIL'}; rel err <= {self.tolerance:g}, "
-                 f"Taylor slope >= {self.min_slope:g}]"]
+        atol = max((c.abs_tolerance for c in self.checks), default=0.0)
+        lines = [f"{self.title}  [{'PASS' if self.passed else 'FAIL'}; rel err <= {self.tolerance:g} "
+                 f"(or abs err <= {atol:.0e}), Taylor slope >= {self.min_slope:g}]"]
         for k, r in enumerate(rows):
             lines.append("  " + "  ".join(v.ljust(w) if i == 0 else v.rjust(w)
                                           for i, (v, w) in enumerate(zip(r, widths))).rstrip())
@@ -324,6 +332,7 @@ def check_gradients(loss: Callable[[], float], wrt: Mapping[str, Array], analyti
         raise ValueError(f"analytic has no gradient for {missing}; it has {list(analytic)}")
     report = GradCheckReport(title, [], float(tol), float(min_slope))
     rng = np.random.default_rng(seed)
+    atol = FD_NOISE * np.finfo(np.float64).eps * max(1.0, abs(float(loss()))) / h
     for name, w in wrt.items():
         _check_float64(f"array {name!r}", w)
         g = np.asarray(analytic[name], dtype=np.float64)
@@ -336,7 +345,7 @@ def check_gradients(loss: Callable[[], float], wrt: Mapping[str, Array], analyti
         report.checks.append(ArrayCheck(
             name, tuple(w.shape), relative_error(g, n) if w.size else 0.0, float(diff.max(initial=0.0)),
             tuple(int(i) for i in worst), float(g[worst]) if w.size else 0.0,
-            float(n[worst]) if w.size else 0.0, float(tol), t))
+            float(n[worst]) if w.size else 0.0, float(tol), t, atol))
     return report
 
 

@@ -128,12 +128,12 @@ def sequence_batches(draw: Any, batch: Any = (1, 4), steps: Any = (1, 6), featur
 
 @st.composite
 def layer_configs(draw: Any, layers: Any = RECURRENT_LAYERS, activations: Any = ACTIVATIONS, units: Any = (1, 5),
-                  return_sequences: Any = BOOLEANS, return_state: Any = BOOLEANS,
-                  use_bias: Any = BOOLEANS) -> dict:
+                  return_sequences: Any = BOOLEANS, return_state: Any = BOOLEANS, use_bias: Any = BOOLEANS,
+                  recurrent_activations: Any = ("sigmoid", "hard_sigmoid")) -> dict:
     """Layer configurations: ``{"layer": name, "units": H, "activation": ..., ...}`` for ``make_layer``.
 
     Recurrent layers also draw return_sequences and return_state (pass False to fix one); an LSTM
-    also draws its recurrent_activation from ``("sigmoid", "hard_sigmoid")``.
+    also draws its recurrent_activation from ``recurrent_activations``.
 
     Example:
         >>> from hypothesis import find
@@ -148,7 +148,7 @@ def layer_configs(draw: Any, layers: Any = RECURRENT_LAYERS, activations: Any = 
         config["return_sequences"] = draw(_flag("return_sequences", return_sequences))
         config["return_state"] = draw(_flag("return_state", return_state))
     if name == "lstm":
-        config["recurrent_activation"] = draw(st.sampled_from(["sigmoid", "hard_sigmoid"]))
+        config["recurrent_activation"] = draw(_choices("recurrent_activations", recurrent_activations, ACTIVATIONS))
     return config
 
 
@@ -211,7 +211,8 @@ def recurrent_cases(draw: Any, layers: Any = RECURRENT_LAYERS, activations: Any 
                     batch: Any = (1, 3), steps: Any = (1, 5), features: Any = (1, 3), units: Any = (1, 4),
                     dtypes: Any = ("float64",), return_sequences: Any = BOOLEANS,
                     return_state: Any = BOOLEANS, use_bias: Any = BOOLEANS,
-                    initial_state: Any = BOOLEANS) -> RecurrentCase:
+                    initial_state: Any = BOOLEANS,
+                    recurrent_activations: Any = ("sigmoid", "hard_sigmoid")) -> RecurrentCase:
     """A ``RecurrentCase``: layer config, shapes, dtype, weights (``weight_sets``), x and initial states.
 
     Initial states, when drawn, are N(0, 0.5^2) with shape (B, H) each.
@@ -225,7 +226,8 @@ def recurrent_cases(draw: Any, layers: Any = RECURRENT_LAYERS, activations: Any 
     for name in _as_tuple(layers):
         if name not in RECURRENT_LAYERS:
             raise ValueError(f"layers must be chosen from {RECURRENT_LAYERS}; got {name!r}")
-    config = draw(layer_configs(layers, activations, units, return_sequences, return_state, use_bias))
+    config = draw(layer_configs(layers, activations, units, return_sequences, return_state, use_bias,
+                                recurrent_activations))
     x = draw(sequence_batches(batch, steps, features, dtypes))
     seed = draw(SEEDS)
     layer = make_layer(config, x.dtype, seed=seed % 2**31)

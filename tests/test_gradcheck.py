@@ -211,8 +211,10 @@ def _broken_cell_source() -> str:
     assert source.count("dc += tmp") == 1, "the kernel changed: pick another sign to flip"
     # dc += dh * o * a'(c_t) is the path from h_t back into the cell state; flip it
     broken = source.replace("dc += tmp", "dc -= tmp")
-    return ("from dataclasses import dataclass\n\nimport numpy as np\n\n"
-            "from minirnn import activations\nfrom minirnn.kernels.recurrent import LSTMCell\n\n\n"
+    # the copied method runs in a copy of the kernel module's namespace, so it finds every name it uses
+    return ("from dataclasses import dataclass\n\n"
+            "import minirnn.kernels.recurrent as _kernel\n\n"
+            "globals().update({k: v for k, v in vars(_kernel).items() if not k.startswith('__')})\n\n\n"
             "@dataclass(frozen=True)\nclass BrokenLSTMCell(LSTMCell):\n"
             "    \"\"\"LSTMCell with one sign flipped in step_backward (built by a test).\"\"\"\n\n"
             + textwrap.indent(broken, "    "))
