@@ -6,10 +6,10 @@ Keras's API and numbers.
 
 from . import activations, initializers, kernels, layers, losses, optimizers
 from .layers import GRU, LSTM, Bidirectional, Dense, Dropout, Masking, SimpleRNN, TimeDistributed
-from .model import History, Sequential, TrainingDivergedError
+from .model import History, NonFiniteOutputError, Sequential, TrainingDivergedError
 
 __version__ = "0.1.0"
 
 __all__ = ["activations", "initializers", "kernels", "layers", "losses", "optimizers",
            "GRU", "LSTM", "Bidirectional", "Dense", "Dropout", "Masking", "SimpleRNN", "TimeDistributed",
-           "History", "Sequential", "TrainingDivergedError"]
+           "History", "NonFiniteOutputError", "Sequential", "TrainingDivergedError"]

@@ -51,6 +51,10 @@ class TrainingDivergedError(FloatingPointError):
     """The loss or a gradient became NaN or Inf during training; the weights are the last finite ones."""
 
 
+class NonFiniteOutputError(FloatingPointError):
+    """A forward pass produced NaN or Inf (for example a relu LSTM whose cell state exploded)."""
+
+
 class History:
     """What ``fit`` returns: ``history['loss']`` (and ``'val_loss'``), one value per epoch."""
 
@@ -369,7 +373,7 @@ class Sequential:
         tracker = metrics_mod.MeanTracker(self.resolved_metrics or [])
         for start in range(0, len(x), batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            y_hat, _ = self._forward(xb, False, None)
+            y_hat = self._inference(xb, start)
             total += float(self.loss.value_and_grad(yb, y_hat)[0]) * len(xb)
             tracker.update(yb, y_hat)
         return {"loss": total / len(x), **tracker.result()}
@@ -378,8 +382,27 @@ class Sequential:
         """The model's outputs for x, computed in batches with dropout off."""
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
         x = self._check_x(x)
-        outs = [self._forward(x[s:s + batch_size], False, None)[0] for s in range(0, len(x), batch_size)]
+        outs = [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)]
         return np.concatenate(outs, axis=0)
+
+    def _inference(self, x: Array, offset: int = 0) -> Array:
+        """Forward pass with dropout off; NaN or Inf is reported with the layer that produced it."""
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error, not as warnings
+            y, _ = self._forward(x, False, None)
+        if np.isfinite(y).all():
+            return y
+        h = x
+        for layer in self.layers:  # a second pass, only on failure, to name the first non-finite layer
+            with np.errstate(over="ignore", invalid="ignore"):
+                h, _ = layer.forward(h.astype(layer.dtype, copy=False), training=False)
+            bad = ~np.isfinite(h)
+            if bad.any():
+                row = int(np.argwhere(bad)[0][0]) + offset
+                raise NonFiniteOutputError(
+                    f"{layer.describe()} produced {'NaN' if np.isnan(h).any() else 'Inf'} (first at sample {row}); "
+                    f"its activations overflowed (a relu recurrent layer can explode: try tanh, smaller weights "
+                    f"or inputs)")
+        raise NonFiniteOutputError("the model produced NaN or Inf")
 
     def __call__(self, x: Any, training: bool = False, rng: np.random.Generator | None = None) -> Array:
         return self._forward(self._check_x(x), training, rng)[0]

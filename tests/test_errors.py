@@ -217,3 +217,35 @@ def test_fuzz_fit_and_predict(x_shape, y_shape, x_dtype, y_dtype, seed):
                 call()
             except (ValueError, TypeError) as e:
                 assert str(e)  # a message, not a bare exception
+
+
+def test_exploding_relu_lstm_is_reported_not_returned_as_inf():
+    from minirnn import NonFiniteOutputError
+
+    model = Sequential([LSTM(4, activation="relu", input_shape=(300, 1), seed=0), Dense(1, seed=1)])
+    w = model.get_weights()
+    w[1] = np.abs(w[1]) * 3  # a recurrent kernel that makes the relu cell state grow geometrically
+    w[2][:] = 5.0
+    model.set_weights(w)
+    x = np.full((2, 300, 1), 50.0, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow warnings either: one clear error
+        with pytest.raises(FloatingPointError, match="LSTM layer 'lstm' produced") as info:
+            model.predict(x)
+    assert isinstance(info.value, NonFiniteOutputError)
+
+
+@pytest.mark.parametrize("z", [1e4, -1e4, 1e30, -1e30])
+def test_activations_are_stable_at_large_inputs(z):
+    from minirnn.activations import ACTIVATIONS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for act in ACTIVATIONS.values():
+            x = np.array([z], np.float32)
+            y = act.forward(x, np.empty_like(x))
+            assert np.isfinite(y).all() or act.name in ("linear", "relu") and not np.isfinite(z)
+            if act.name in ("sigmoid", "hard_sigmoid"):
+                assert y[0] == (1.0 if z > 0 else 0.0)
+            if act.name == "tanh":
+                assert y[0] == np.sign(z)
