@@ -172,6 +172,13 @@ class Sequential:
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
 
+    def save(self, path: str, include_optimizer: bool = True) -> None:
+        """Write the model (config, weights, compile settings, optimizer state) to one file, atomically;
+        ``minirnn.load_model(path)`` reads it back (see ``minirnn.saving``)."""
+        from .saving import save_model  # saving imports this module
+
+        save_model(self, path, include_optimizer=include_optimizer)
+
     # -- the computation --------------------------------------------------------------------------
     def _forward(self, x: Array, training: bool, rng: np.random.Generator | None) -> tuple[Array, list]:
         caches = []
