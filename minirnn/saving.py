@@ -175,9 +175,10 @@ def _read(path: str) -> tuple[dict, dict[str, Array]]:
     if os.path.isdir(path):
         raise ValueError(f"cannot load a model from {path!r}: it is a directory, not a minirnn model file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array, not a minirnn model archive")
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not a minirnn model archive")
+        with archive:
             arrays = {key: archive[key] for key in archive.files}
     except ValueError as e:
         # numpy's messages: pickled data or object arrays refused (allow_pickle=False), bad headers
