@@ -67,6 +67,8 @@ class NoForgetLSTMCell(RecurrentCell):
     recurrent_activation: str = "sigmoid"
     gates = 3
     state_names = ("h", "c")
+    # both recurrent products go through the base class's helpers, so recurrent dropout works too
+    supports_recurrent_dropout = True
 
     def __post_init__(self):
         activations.get(self.activation)  # an unknown name fails here, not at the first step
@@ -114,7 +116,7 @@ class NoForgetLSTMCell(RecurrentCell):
         np.multiply(dc, i, out=dz_c)
         dz_c *= a.derivative(g, out=deriv)
         # dc_{t-1} = dc: already in place, the carousel needs no work
-        np.matmul(dz, recurrent_kernel_T, out=dh)
+        self._recurrent_product_backward(dz, recurrent_kernel_T, buf, dh, scratch)  # dh_{t-1} = dz @ U^T
 
 
 class NoForgetLSTM(RNN):
@@ -149,7 +151,9 @@ def main(quick: bool = False) -> int:
     rng = np.random.default_rng(0)
     reports = [check_cell(NoForgetLSTMCell()), check_cell(NoForgetLSTMCell("relu"), seed=1),
                check_layer(NoForgetLSTM(4, return_sequences=True, return_state=True, seed=0),
-                           rng.standard_normal((3, 5, 2)))]
+                           rng.standard_normal((3, 5, 2))),
+               check_layer(NoForgetLSTM(4, dropout=0.2, recurrent_dropout=0.3, seed=0),
+                           rng.standard_normal((3, 5, 2)), training=True)]
     model = Sequential([NoForgetLSTM(8, input_shape=(12, 1), seed=0), Dense(1, seed=1)])
     model.compile("adam", "mse")
     # the adding-style task the carousel is good at: the target is the sum of the inputs

@@ -160,15 +160,24 @@ def load_object(spec: str) -> Any:
 
 # -- gradcheck -----------------------------------------------------------------------------------------
 
-RECURRENT = ("simple_rnn", "lstm")
-LAYER_NAMES = (*RECURRENT, "dense", "dropout")
-LAYER_ALIASES = {"simplernn": "simple_rnn", "rnn": "simple_rnn", "simple-rnn": "simple_rnn"}
+RECURRENT = ("simple_rnn", "lstm", "gru")
+LAYER_NAMES = (*RECURRENT, "dense", "dropout", "bidirectional", "time_distributed", "masking")
+LAYER_ALIASES = {"simplernn": "simple_rnn", "rnn": "simple_rnn", "simple-rnn": "simple_rnn",
+                 "timedistributed": "time_distributed", "time-distributed": "time_distributed"}
+MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
 
 
 def _layer_name(text: str) -> str:
     name = LAYER_ALIASES.get(text.lower(), text.lower())
     if name not in LAYER_NAMES:
         raise argparse.ArgumentTypeError(f"unknown layer {text!r}; expected one of {', '.join(LAYER_NAMES)}")
+    return name
+
+
+def _recurrent_name(text: str) -> str:
+    name = _layer_name(text)
+    if name not in RECURRENT:
+        raise argparse.ArgumentTypeError(f"expected a recurrent layer, one of {', '.join(RECURRENT)}; got {text!r}")
     return name
 
 
@@ -191,7 +200,7 @@ def _gradcheck_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell-kwargs", metavar="JSON", default="{}", help="keyword arguments for the cell, as JSON")
     names = sorted(activations.ACTIVATIONS)
     p.add_argument("--activation", choices=names, help="activation (grid: only this one)")
-    p.add_argument("--recurrent-activation", choices=names, help="LSTM recurrent_activation")
+    p.add_argument("--recurrent-activation", choices=names, help="LSTM/GRU recurrent_activation")
     p.add_argument("--batch", type=positive_int, help="batch size B")
     p.add_argument("--steps", type=positive_int, help="time steps T")
     p.add_argument("--features", type=positive_int, help="input features D")
@@ -200,8 +209,16 @@ def _gradcheck_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--return-sequences", action="store_true")
     p.add_argument("--return-state", action="store_true")
     p.add_argument("--no-bias", action="store_true", help="use_bias=False")
-    p.add_argument("--rate", type=_rate, default=0.3, help="Dropout rate in [0, 1) (default 0.3)")
-    p.add_argument("--training", action="store_true", help="Dropout active (a fixed mask)")
+    p.add_argument("--go-backwards", action="store_true", help="recurrent layers: go_backwards=True")
+    p.add_argument("--no-reset-after", action="store_true", help="GRU: reset_after=False")
+    p.add_argument("--dropout", type=_rate, default=0.0, help="recurrent layers: input dropout (with --training)")
+    p.add_argument("--recurrent-dropout", type=_rate, default=0.0,
+                   help="recurrent layers: recurrent dropout (with --training)")
+    p.add_argument("--rate", type=_rate, default=0.3, help="Dropout layer rate in [0, 1) (default 0.3)")
+    p.add_argument("--training", action="store_true", help="dropout active (one fixed set of masks)")
+    p.add_argument("--inner", type=_recurrent_name, default="lstm",
+                   help="bidirectional and masking: the recurrent layer inside (default lstm)")
+    p.add_argument("--merge-mode", choices=MERGE_MODES, default="concat", help="bidirectional merge_mode")
     p.add_argument("--tol", type=positive_float, default=None, help="relative-error tolerance (default 1e-7)")
     p.add_argument("--no-taylor", action="store_true", help="finite differences only")
     out = p.add_mutually_exclusive_group()
@@ -211,7 +228,12 @@ def _gradcheck_arguments(p: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True)
 class LayerCase:
-    """One configuration of a built-in layer for the gradient check."""
+    """One configuration of a built-in layer for the gradient check.
+
+    ``options`` are extra keyword arguments of the recurrent layer (go_backwards, dropout,
+    recurrent_dropout, reset_after); ``inner`` is the recurrent layer a bidirectional or masking case
+    wraps; ``rank`` 2 gives Dense and Dropout (B, D) input instead of (B, T, D).
+    """
 
     layer: str
     shape: tuple[int, int, int, int]  # B, T, D, H
@@ -223,39 +245,86 @@ class LayerCase:
     rate: float = 0.3
     training: bool = False
     rank: int = 3
+    options: tuple[tuple[str, Any], ...] = ()
+    inner: str = "lstm"
+    merge_mode: str | None = "concat"
 
 
-def make_layer(case: LayerCase, seed: int) -> tuple[Any, Array]:
-    """A float64 layer for ``case`` with random weights (nonzero biases) and its input x."""
-    from .layers import LSTM, Dense, Dropout, SimpleRNN
+def _recurrent_layer(name: str, case: LayerCase, seed: int, **overrides: Any) -> Any:
+    from .layers import GRU, LSTM, SimpleRNN
+
+    kwargs: dict[str, Any] = {"return_sequences": case.return_sequences, "return_state": case.return_state,
+                              "use_bias": case.use_bias, "dtype": "float64", "seed": seed, **dict(case.options)}
+    if case.activation is not None:
+        kwargs["activation"] = case.activation
+    if name != "simple_rnn" and case.recurrent_activation is not None:
+        kwargs["recurrent_activation"] = case.recurrent_activation
+    kwargs.update(overrides)
+    return {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}[name](case.shape[3], **kwargs)
+
+
+def _randomise_biases(params: dict, rng: np.random.Generator) -> None:
+    # zero biases (the initial value) would hide mistakes in the bias path
+    for name, w in params.items():
+        if name.endswith("bias"):
+            w[...] = 0.5 * rng.standard_normal(w.shape)
+
+
+def run_case(case: LayerCase, seed: int, **options: Any) -> Any:
+    """Build the float64 layer (or, for masking, a model) of ``case`` with random weights and nonzero
+    biases, and return its ``GradCheckReport``. ``options`` go to the check (tol, taylor, ...)."""
+    from .gradcheck import check_layer, check_model
+    from .layers import Bidirectional, Dense, Dropout, Masking, TimeDistributed
+    from .model import Sequential
 
     B, T, D, H = case.shape
     rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, T, D) if case.rank == 3 else (B, D))
+    if case.layer == "masking":
+        # every row but the first ends in padded steps: Masking marks them, the recurrent layer skips them
+        x[1:, T - (T // 2):] = 0.0
+        inner = _recurrent_layer(case.inner, case, seed, return_state=False)
+        model = Sequential([Masking(0.0, input_shape=(T, D), dtype="float64"), inner])
+        model.compile("sgd", "mse")
+        _randomise_biases(inner.params, rng)
+        y = rng.standard_normal((B, *model.output_shape()))
+        return check_model(model, x, y, training=case.training, input_gradient=False, seed=seed,
+                           title=f"Masking(0.0) + {_describe(inner)} on x{x.shape} with padded steps", **options)
     if case.layer in RECURRENT:
-        kwargs: dict[str, Any] = {"return_sequences": case.return_sequences, "return_state": case.return_state,
-                                  "use_bias": case.use_bias, "dtype": "float64", "seed": seed}
-        if case.activation is not None:
-            kwargs["activation"] = case.activation
-        if case.layer == "lstm" and case.recurrent_activation is not None:
-            kwargs["recurrent_activation"] = case.recurrent_activation
-        layer = (LSTM if case.layer == "lstm" else SimpleRNN)(H, **kwargs)
-        x = rng.standard_normal((B, T, D))
+        layer = _recurrent_layer(case.layer, case, seed)
+    elif case.layer == "bidirectional":
+        inner = _recurrent_layer(case.inner, case, seed, return_state=False)
+        layer = Bidirectional(inner, merge_mode=case.merge_mode)
+    elif case.layer == "time_distributed":
+        layer = TimeDistributed(Dense(H, activation=case.activation, use_bias=case.use_bias, dtype="float64",
+                                      seed=seed))
     elif case.layer == "dense":
         layer = Dense(H, activation=case.activation, use_bias=case.use_bias, dtype="float64", seed=seed)
-        x = rng.standard_normal((B, T, D) if case.rank == 3 else (B, D))
     else:
         layer = Dropout(case.rate, dtype="float64", seed=seed)
-        x = rng.standard_normal((B, T, D) if case.rank == 3 else (B, D))
     layer.build(x.shape[1:])
-    if "bias" in layer.params:  # zero biases (the initial value) would hide mistakes in the bias path
-        layer.params["bias"][...] = 0.5 * rng.standard_normal(layer.params["bias"].shape)
-    return layer, x
+    _randomise_biases(layer.params, rng)
+    return check_layer(layer, x, training=case.training, seed=seed, title=f"{_describe(layer)} on x{x.shape}",
+                       **options)
+
+
+def _describe(layer: Any) -> str:
+    from .gradcheck import describe_layer
+
+    inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
+    if inner is not None:
+        merge = f", merge_mode={layer.merge_mode}" if hasattr(layer, "merge_mode") else ""
+        return f"{type(layer).__name__}({describe_layer(inner)}{merge})"
+    return describe_layer(layer)
 
 
 def default_grid(activation: str | None = None, shape: tuple[int, int, int, int] | None = None) -> list[LayerCase]:
-    """Every built-in layer: each activation x each return mode, plus no-bias, a second shape and
-    LSTM recurrent activations; Dense on (B, D) and (B, T, D); Dropout on and off."""
+    """Every built-in layer: each recurrent layer with each activation x each return mode, plus no
+    bias, a second shape, other recurrent activations, go_backwards and (recurrent) dropout; the GRU
+    both ways (reset_after); Dense on (B, D) and (B, T, D); Dropout on and off; Bidirectional with
+    every merge mode; TimeDistributed(Dense); Masking in front of each recurrent layer."""
     acts = [activation] if activation else sorted(activations.ACTIVATIONS)
+    main_act = activation or "tanh"
     a, b = shape or (2, 4, 3, 3), shape or (3, 7, 2, 5)
     cases = []
     for layer in RECURRENT:
@@ -263,19 +332,30 @@ def default_grid(activation: str | None = None, shape: tuple[int, int, int, int]
             for seq in (False, True):
                 for state in (False, True):
                     cases.append(LayerCase(layer, a, act, return_sequences=seq, return_state=state))
-        cases.append(LayerCase(layer, a, acts[0] if activation else "tanh", use_bias=False))
-        cases.append(LayerCase(layer, b, acts[0] if activation else "tanh", return_sequences=True))
-    for rec in ("hard_sigmoid", "tanh"):
-        cases.append(LayerCase("lstm", a, acts[0] if activation else "tanh", recurrent_activation=rec,
-                               return_sequences=True))
+        cases.append(LayerCase(layer, a, main_act, use_bias=False))
+        cases.append(LayerCase(layer, b, main_act, return_sequences=True))
+        cases.append(LayerCase(layer, a, main_act, return_sequences=True, options=(("go_backwards", True),)))
+        cases.append(LayerCase(layer, a, main_act, return_sequences=True, training=True,
+                               options=(("dropout", 0.3), ("recurrent_dropout", 0.4))))
+        if layer != "simple_rnn":
+            for rec in ("hard_sigmoid", "tanh"):
+                cases.append(LayerCase(layer, a, main_act, recurrent_activation=rec, return_sequences=True))
+    for seq in (False, True):
+        cases.append(LayerCase("gru", a, main_act, return_sequences=seq, options=(("reset_after", False),)))
     for act in acts:
         for rank in (2, 3):
             cases.append(LayerCase("dense", a, act, rank=rank))
-    cases.append(LayerCase("dense", a, acts[0] if activation else "tanh", use_bias=False))
+    cases.append(LayerCase("dense", a, main_act, use_bias=False))
     if not activation:
         for training in (False, True):
             for rank in (2, 3):
                 cases.append(LayerCase("dropout", a, training=training, rank=rank))
+    for mode in ("concat", "sum", "mul", "ave", None):
+        cases.append(LayerCase("bidirectional", a, main_act, return_sequences=True, merge_mode=mode))
+    cases.append(LayerCase("bidirectional", a, main_act, inner="gru"))
+    cases.append(LayerCase("time_distributed", a, main_act))
+    for inner in RECURRENT:
+        cases.append(LayerCase("masking", a, main_act, inner=inner, return_sequences=inner == "lstm"))
     return cases
 
 
@@ -337,12 +417,9 @@ def _run_cell(args: argparse.Namespace) -> int:
 
 
 def _run_cases(cases: list[LayerCase], args: argparse.Namespace, tables: bool) -> int:
-    from .gradcheck import check_layer
-
     failed = 0
     for k, case in enumerate(cases):
-        layer, x = make_layer(case, args.seed + k)
-        report = check_layer(layer, x, training=case.training, seed=args.seed + k, **_options(args))
+        report = run_case(case, args.seed + k, **_options(args))
         failed += not report.passed
         print(report if tables else _summary_line(report), end="\n\n" if tables else "\n", flush=True)
     if len(cases) > 1:
@@ -359,6 +436,8 @@ def _run_cases(cases: list[LayerCase], args: argparse.Namespace, tables: bool) -
                 "examples:\n"
                 "  minirnn gradcheck\n"
                 "  minirnn gradcheck --layer lstm --activation relu --batch 3 --steps 5 --units 4 --seed 0\n"
+                "  minirnn gradcheck --layer gru --no-reset-after --dropout 0.2 --recurrent-dropout 0.3 --training\n"
+                "  minirnn gradcheck --layer bidirectional --inner gru --merge-mode mul --return-sequences\n"
                 "  minirnn gradcheck --cell examples.custom_cell:NoForgetLSTMCell"))
 def run_gradcheck(args: argparse.Namespace) -> int:
     if args.cell is not None:
@@ -367,9 +446,38 @@ def run_gradcheck(args: argparse.Namespace) -> int:
         given = (args.batch, args.steps, args.features, args.units)
         shape = None if all(g is None for g in given) else _shape(args, (2, 4, 3, 3))
         return _run_cases(default_grid(args.activation, shape), args, tables=args.verbose)
-    case = LayerCase(args.layer, _shape(args, (3, 5, 3, 4)), args.activation, args.recurrent_activation,
-                     args.return_sequences, args.return_state, not args.no_bias, args.rate, args.training)
-    return _run_cases([case], args, tables=not args.quiet)
+    options: list[tuple[str, Any]] = []
+    if args.go_backwards:
+        options.append(("go_backwards", True))
+    if args.dropout:
+        options.append(("dropout", args.dropout))
+    if args.recurrent_dropout:
+        options.append(("recurrent_dropout", args.recurrent_dropout))
+    if args.no_reset_after:
+        options.append(("reset_after", False))
+    layer = args.layer
+    if options and layer not in RECURRENT and layer not in ("bidirectional", "masking"):
+        print(f"minirnn gradcheck: error: --go-backwards, --dropout, --recurrent-dropout and --no-reset-after "
+              f"apply to recurrent layers; got --layer {layer}", file=sys.stderr)
+        return 2
+    inner = args.inner
+    if args.no_reset_after and "gru" not in (layer, inner if layer in ("bidirectional", "masking") else None):
+        print("minirnn gradcheck: error: --no-reset-after applies to the GRU", file=sys.stderr)
+        return 2
+    if args.return_state and layer in ("bidirectional", "masking"):
+        print(f"minirnn gradcheck: error: --return-state is not available for --layer {layer}", file=sys.stderr)
+        return 2
+    case = LayerCase(layer, _shape(args, (3, 5, 3, 4)), args.activation, args.recurrent_activation,
+                     args.return_sequences, args.return_state, not args.no_bias, args.rate, args.training,
+                     options=tuple(options), inner=inner,
+                     merge_mode=None if args.merge_mode == "none" else args.merge_mode)
+    try:
+        report = run_case(case, args.seed, **_options(args))
+    except (ValueError, TypeError) as e:  # an invalid combination of layer options
+        print(f"minirnn gradcheck: error: {e}", file=sys.stderr)
+        return 2
+    print(_summary_line(report) if args.quiet else report)
+    return 0 if report.passed else 1
 
 
 # -- demo (minirnn.demo) ------------------------------------------------------------------------------

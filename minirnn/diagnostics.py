@@ -56,7 +56,7 @@ def upstream_gradient(model: Any, x: Any, y: Any, layer_index: int, *, training:
     y_hat, caches = model._forward(x, training, rng)
     loss, dy = model.loss.value_and_grad(y, y_hat)
     for layer, cache in zip(model.layers[:layer_index:-1], caches[:layer_index:-1]):
-        dy = layer.backward(cache, dy).dx
+        dy = layer.backward(cache, dy.astype(layer.dtype, copy=False)).dx  # as Sequential's backward does
     return float(loss), caches, dy
 
 

@@ -9,10 +9,11 @@ independent opinions, in float64:
     Taylor remainder  r(s) = |J(w + s d) - J(w) - s <g, d>|              d a random direction
 
 A correct g leaves r(s) = O(s^2): on a log-log plot r against s has slope 2 (3 where the second
-derivative along d vanishes). A wrong g leaves a first-order term s |<g_true - g, d>|, so the slope drops to 1. The
-slope needs no choice of epsilon and no tolerance on a difference, which makes it a second opinion
-that cannot be fooled by a lucky h. When J is linear along d (a linear Dense layer, a relu region),
-r(s) sits at rounding level for the smallest steps: the first-order model is exact, and that passes.
+derivative along d vanishes). A wrong g leaves a first-order term s |<g_true - g, d>|, so the slope
+drops to 1. The slope needs no choice of epsilon and no tolerance on a difference, which makes it a
+second opinion that cannot be fooled by a lucky h. When J is linear along d (a linear Dense layer,
+a relu region), r(s) sits at rounding level for the smallest steps: the first-order model is exact,
+and that passes.
 
 Thresholds (``DEFAULT_TOLERANCE``, ``DEFAULT_MIN_SLOPE``): relative error <= 1e-7 and a fitted slope
 >= 1.5 over the four smallest steps above rounding level. With h = 1e-5 in float64 the truncation
@@ -21,10 +22,10 @@ gradient's scale, so a correct gradient scores 1e-9 or below; 1e-7 leaves two or
 still catches any real mistake (a wrong term moves the error to 1e-3 .. 1). An array whose gradient is
 so small that the rounding noise of the differences dominates it also passes when its absolute error
 is below that noise, ``FD_NOISE`` eps max(1, |J|) / h (about 2e-9 for |J| <= 1), the best finite
-differences can resolve; the Taylor test still judges such arrays. A slope of 1.5 is midway
-between the two hypotheses (2 for a right gradient; 1 for a wrong one, which the smallest steps
-approach); a right gradient can dip a little below 2 where the s^2 and s^3 terms of J partly cancel,
-or where a step crosses a relu kink.
+differences can resolve; the Taylor test still judges such arrays. A slope of 1.5 is midway between
+the two hypotheses (2 for a right gradient; 1 for a wrong one, which the smallest steps approach); a
+right gradient can dip a little below 2 where the s^2 and s^3 terms of J partly cancel, or where a
+step crosses a relu kink.
 
 What is checked (every entry point returns a ``GradCheckReport``, one row per array):
 
@@ -55,12 +56,17 @@ and after the backward loop it turns the per-step dL/dz_t into ``dkernel``, ``dr
   of step t into ``buf[name][t + 1]`` (``buf[name][0]`` is the initial state);
 * ``step_backward(t, buf, d_states, dz, recurrent_kernel_T, scratch)``: ``d_states`` holds
   dL/d(state_t) for each state, (B, H) each; write dL/dz_t into ``dz`` (B, kH) and overwrite
-  ``d_states`` in place with dL/d(state_{t-1}) (for h: ``dz @ recurrent_kernel_T``).
+  ``d_states`` in place with dL/d(state_{t-1}) (for h: ``dz @ recurrent_kernel_T``, which
+  ``self._recurrent_product_backward(dz, recurrent_kernel_T, buf, d_states[0], scratch)`` computes).
 
-Any cell that does this gets a layer for free (subclass ``minirnn.layers.recurrent.RNN`` and return
-it from ``make_cell``) and is checked by ``check_cell(MyCell())`` or from the shell by
-``python -m minirnn gradcheck --cell my_module:MyCell`` (or ``path/to/file.py:MyCell``).
-``examples/custom_cell.py`` is a worked example (the 1997 LSTM, without a forget gate).
+A cell that goes through the two ``_recurrent_product`` helpers may set
+``supports_recurrent_dropout = True``: the driver then applies recurrent dropout masks for it.
+``RecurrentCell`` documents the optional hooks (extra backward buffers, work done once before the
+backward loop, a recurrent bias). Any cell gets a layer for free (subclass
+``minirnn.layers.recurrent.RNN`` and return it from ``make_cell``) and is checked by
+``check_cell(MyCell())`` or from the shell by ``python -m minirnn gradcheck --cell my_module:MyCell``
+(or ``path/to/file.py:MyCell``). ``examples/custom_cell.py`` is a worked example (the 1997 LSTM,
+without a forget gate).
 
 Example:
     >>> import numpy as np
@@ -473,10 +479,10 @@ def float64_copy(layer: Any) -> Any:
 
     if not isinstance(layer, Layer):
         raise TypeError(f"layer must be a minirnn Layer; got {type(layer).__name__}")
-    if layer.dtype == np.float64:
+    if all(w.dtype == np.float64 for w in layer.params.values()) and layer.dtype == np.float64:
         return layer
     try:
-        clone = type(layer).from_config({**layer.get_config(), "dtype": "float64"})
+        clone = type(layer).from_config(_float64_config(layer.get_config()))
     except TypeError as e:
         raise TypeError(f"cannot make a float64 copy of {layer.describe()} from its config ({e}); "
                         f"build it with dtype='float64' for the gradient check") from None
@@ -484,6 +490,15 @@ def float64_copy(layer: Any) -> Any:
         clone.build(layer.built_input_shape)
         clone.set_weights(layer.get_weights())
     return clone
+
+
+def _float64_config(config: Any) -> Any:
+    """The config with every (nested: wrappers hold their layers' configs) "dtype" set to float64."""
+    if isinstance(config, dict):
+        return {k: ("float64" if k == "dtype" else _float64_config(v)) for k, v in config.items()}
+    if isinstance(config, list):
+        return [_float64_config(v) for v in config]
+    return config
 
 
 def _fixed_rng(seed: int) -> Callable[[], np.random.Generator]:
@@ -543,6 +558,8 @@ def check_layer(layer: Any, x: Any = None, *, initial_state: Any = "random", tra
     mask_rng = _fixed_rng(seed + 2)
 
     def forward():
+        if getattr(layer64, "stateful", False):
+            layer64.reset_states()  # else every probe would start where the previous one ended
         kwargs = {"training": training, "rng": mask_rng()}
         if states is not None:
             kwargs["initial_state"] = states
@@ -571,22 +588,28 @@ def describe_layer(layer: Any, input_shape: tuple | None = None) -> str:
     for attr in ("activation", "recurrent_activation"):
         if hasattr(layer, attr):
             parts.append(f"{attr}={getattr(layer, attr)}")
-    for flag, text in (("return_sequences", "return_sequences"), ("return_state", "return_state")):
+    for flag in ("return_sequences", "return_state", "go_backwards", "stateful"):
         if getattr(layer, flag, False):
-            parts.append(text)
-    if getattr(layer, "use_bias", True) is False:
-        parts.append("use_bias=False")
+            parts.append(flag)
+    for rate in ("dropout", "recurrent_dropout"):
+        if getattr(layer, rate, 0):
+            parts.append(f"{rate}={getattr(layer, rate):g}")
+    for flag in ("use_bias", "reset_after"):
+        if getattr(layer, flag, True) is False:
+            parts.append(f"{flag}=False")
     shape = "" if input_shape is None else f" on x{tuple(input_shape)}"
     return f"{type(layer).__name__}({', '.join(p for p in parts if p)}){shape}"
 
 
-def check_model(model: Any, x: Any, y: Any, *, training: bool = False, seed: int = 0,
-                title: str | None = None, **options: Any) -> GradCheckReport:
+def check_model(model: Any, x: Any, y: Any, *, training: bool = False, input_gradient: bool = True,
+                seed: int = 0, title: str | None = None, **options: Any) -> GradCheckReport:
     """Check a compiled ``Sequential``: the gradient of its loss on (x, y) for the input and every weight.
 
     Shapes: x and y as for ``model.fit``. The model is checked as a float64 copy (every layer through
     ``float64_copy``, the same loss); ``training=True`` runs dropout with one fixed set of masks.
-    Rows: "x", then "<layer name>.<weight name>" in ``get_weights`` order.
+    Rows: "x" (unless ``input_gradient=False``: with a ``Masking`` layer and padded steps the loss jumps
+    when a padded entry moves off the mask value, so finite differences in x mean nothing there), then
+    "<layer name>.<weight name>" in ``get_weights`` order.
 
     Example:
         >>> import numpy as np
@@ -598,7 +621,6 @@ def check_model(model: Any, x: Any, y: Any, *, training: bool = False, seed: int
         >>> check_model(model, rng.standard_normal((2, 4, 2)), rng.standard_normal((2, 1))).passed
         True
     """
-    from . import diagnostics
     from .model import Sequential
 
     if not isinstance(model, Sequential):
@@ -608,22 +630,28 @@ def check_model(model: Any, x: Any, y: Any, *, training: bool = False, seed: int
     x = np.asarray(x)
     if not model.built:
         model._check_x(x)
-    clone = Sequential([float64_copy(layer) if layer.dtype != np.float64 else layer for layer in model.layers]) \
-        if any(layer.dtype != np.float64 for layer in model.layers) else model
-    if clone is not model:
+    clone = model
+    if any(float64_copy(layer) is not layer for layer in model.layers):
+        clone = Sequential([float64_copy(layer) for layer in model.layers], name=model.name)
         clone.compile("sgd", model.loss)
     x, y = clone._check_xy(x, y)
-    x = np.array(x, dtype=np.float64)
+    x = np.array(x, dtype=np.float64)  # a private copy: it is perturbed in place
     mask_rng = _fixed_rng(seed)
-    loss_value, caches, dy = diagnostics.upstream_gradient(clone, x, y, 0, training=training, rng=mask_rng())
-    analytic = {"x": clone.layers[0].backward(caches[0], dy).dx}
-    _, grads = clone.loss_and_gradients(x, y, training=training, rng=mask_rng())
-    wrt = {"x": x}
+
+    def reset() -> None:
+        for layer in clone.layers:
+            if getattr(layer, "stateful", False):
+                layer.reset_states()  # else every probe would start where the previous one ended
+
+    reset()
+    _, grads, dx = clone.loss_and_gradients(x, y, training=training, rng=mask_rng(), return_input_gradient=True)
+    wrt, analytic = ({"x": x}, {"x": dx}) if input_gradient else ({}, {})
     names = [f"{layer.name}.{n}" for layer in clone.layers for n in layer.params]
     wrt.update(zip(names, clone.weights))
     analytic.update(zip(names, grads))
 
     def loss() -> float:
+        reset()
         y_hat, _ = clone._forward(x, training, mask_rng())
         return float(clone.loss.value_and_grad(y, y_hat)[0])
 

@@ -15,11 +15,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_gradcheck_passes_on_every_builtin_layer(capsys):
+    from minirnn.layers import LAYERS
+
     cases = default_grid()
-    assert {c.layer for c in cases} == {"simple_rnn", "lstm", "dense", "dropout"}
-    assert {c.activation for c in cases if c.layer == "lstm"} >= {"tanh", "relu", "sigmoid", "linear", "hard_sigmoid"}
-    assert {(c.return_sequences, c.return_state) for c in cases if c.layer == "simple_rnn"} == {
-        (False, False), (False, True), (True, False), (True, True)}
+    assert {c.layer for c in cases} == {"simple_rnn", "lstm", "gru", "dense", "dropout", "bidirectional",
+                                        "time_distributed", "masking"}
+    # every layer class minirnn registers is in the grid (a new one must be added to the CLI)
+    assert {name.lower() for name in LAYERS} == {"simplernn", "lstm", "gru", "dense", "dropout", "bidirectional",
+                                                 "timedistributed", "masking"}
+    for layer in ("simple_rnn", "lstm", "gru"):
+        assert {c.activation for c in cases if c.layer == layer} >= {"tanh", "relu", "sigmoid", "linear",
+                                                                     "hard_sigmoid"}
+        assert {(c.return_sequences, c.return_state) for c in cases if c.layer == layer} == {
+            (False, False), (False, True), (True, False), (True, True)}
+        options = {k for c in cases if c.layer == layer for k, _ in c.options}
+        assert {"go_backwards", "dropout", "recurrent_dropout"} <= options
+    assert ("reset_after", False) in {o for c in cases for o in c.options}
+    assert {c.merge_mode for c in cases if c.layer == "bidirectional"} == {"concat", "sum", "mul", "ave", None}
     assert main(["gradcheck", "--quiet"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(cases) + 1
@@ -40,9 +52,17 @@ def test_gradcheck_one_layer_with_the_options_of_the_issue(capsys):
 
 @pytest.mark.parametrize("argv, expected", [
     (["--layer", "simple_rnn", "--return-sequences", "--return-state", "--no-bias"], "use_bias=False"),
+    (["--layer", "gru", "--no-reset-after", "--go-backwards"], "go_backwards, reset_after=False"),
+    (["--layer", "lstm", "--dropout", "0.2", "--recurrent-dropout", "0.3", "--training"],
+     "dropout=0.2, recurrent_dropout=0.3"),
+    (["--layer", "bidirectional", "--inner", "gru", "--merge-mode", "none", "--return-sequences"],
+     "Bidirectional(GRU(4"),
+    (["--layer", "time_distributed", "--activation", "relu"], "TimeDistributed(Dense(4, activation=relu))"),
+    (["--layer", "masking", "--inner", "simple_rnn"], "Masking(0.0) + SimpleRNN(4"),
     (["--layer", "dense", "--activation", "tanh", "--features", "2"], "Dense(4, activation=tanh) on x(3, 5, 2)"),
     (["--layer", "dropout", "--training", "--rate", "0.5"], "Dropout(0.5)"),
-    (["--activation", "sigmoid", "--steps", "2"], "configurations passed"),
+    (["--activation", "sigmoid", "--batch", "1", "--steps", "2", "--features", "1", "--units", "1"],
+     "configurations passed"),
 ])
 def test_gradcheck_variants(capsys, argv, expected):
     assert main(["gradcheck", "-q", *argv]) == 0
@@ -88,7 +108,8 @@ def test_a_cell_that_crashes_fails_with_exit_1(tmp_path, capsys):
     assert "not written yet" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["gradcheck", "--layer", "gru"], ["gradcheck", "--batch", "0"],
+@pytest.mark.parametrize("argv", [["gradcheck", "--layer", "conv1d"], ["gradcheck", "--batch", "0"],
+                                  ["gradcheck", "--inner", "dense"], ["gradcheck", "--merge-mode", "max"],
                                   ["gradcheck", "--rate", "1"], ["gradcheck", "--layer", "lstm", "--cell", "a:B"],
                                   ["nonsense"]])
 def test_usage_errors_exit_2(argv, capsys):
@@ -96,6 +117,16 @@ def test_usage_errors_exit_2(argv, capsys):
         main(argv)
     assert e.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--layer", "dense", "--dropout", "0.2"], "apply to recurrent layers"),
+    (["--layer", "lstm", "--no-reset-after"], "applies to the GRU"),
+    (["--layer", "bidirectional", "--return-state"], "--return-state is not available"),
+])
+def test_option_combinations_that_do_not_apply_exit_2(argv, message, capsys):
+    assert main(["gradcheck", *argv]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_no_command_prints_help_and_exits_2(capsys):

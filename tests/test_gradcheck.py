@@ -179,6 +179,29 @@ def test_check_layer_checks_a_float32_layer_through_a_float64_copy(rng, layer):
     assert expected <= {c.name for c in report.checks}
 
 
+def test_check_layer_copies_wrapped_layers_to_float64_too(rng):
+    from minirnn.gradcheck import float64_copy
+    from minirnn.layers import GRU, Bidirectional, TimeDistributed
+
+    x = rng.standard_normal((2, 4, 3)).astype(np.float32)
+    for layer in (Bidirectional(GRU(3, return_sequences=True, seed=0), merge_mode="mul"),
+                  TimeDistributed(Dense(2, activation="tanh", seed=0))):
+        layer.build(x.shape[1:])
+        copy = float64_copy(layer)
+        assert all(w.dtype == np.float64 for w in copy.params.values())
+        assert all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), copy.get_weights()))
+        report = check_layer(layer, x)
+        assert report.passed, report
+
+
+def test_check_layer_resets_a_stateful_layer_before_every_probe(rng):
+    layer = LSTM(3, stateful=True, dtype="float64", seed=0)
+    x = rng.standard_normal((2, 4, 2))
+    layer.build(x.shape[1:])
+    report = check_layer(layer, x, initial_state=None)
+    assert report.passed, report
+
+
 def test_check_layer_dropout_in_training_uses_one_fixed_mask(rng):
     report = check_layer(Dropout(0.5), rng.standard_normal((4, 6)), training=True)
     assert report.passed and report["x"].taylor.exact  # y = x * mask is linear in x
