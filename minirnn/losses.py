@@ -267,6 +267,11 @@ class BinaryCrossentropy(_Crossentropy):
         probabilities  dv/dp = -(t / p - (1 - t) / (1 - p)) where eps <= p <= 1 - eps, else 0
         logits         dv/dx = sigmoid(x) - t
 
+    One Keras behaviour this does not copy: when a Keras model ends in ``Dense(activation='sigmoid')``,
+    Keras's loss silently reads the sigmoid's input (``_keras_logits``) and uses the logit form, so a
+    saturated wrong prediction costs |x| with gradient 1 instead of -log(eps) ~ 16 with gradient 0.
+    For those numbers in minirnn, end in a linear ``Dense`` and use ``from_logits=True``.
+
     Example:
         >>> import numpy as np
         >>> round(float(BinaryCrossentropy(from_logits=True)(np.array([[1.0]]), np.array([[0.0]]))), 6)
