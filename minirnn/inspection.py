@@ -6,12 +6,19 @@ Shapes: x (B, T, D); every traced array is batch-major (B, T, H), step t = 1 .. 
                  candidate      g = a(z_c), what the input gate lets into the cell
                  c              c_t = f * c_{t-1} + i * g        (the memory)
                  h              h_t = o * a(c_t)                 (what the layer shows)
+    GRU          z, r           update and reset gates
+                 candidate      n, the proposed new state
+                 h              h_t = z * h_{t-1} + (1 - z) * n
     SimpleRNN    h              h_t = a(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)
+
+Axis 1 is the order in which the steps were processed: for a ``go_backwards`` layer, index t is the
+input step T - 1 - t. At steps masked out (``mask``) the states are carried through, as in the layer;
+the gate values recorded there were computed but not used.
 
 Nothing is recomputed: the kernels already keep every step's activated gates and states in their cache
 (``RecurrentCache.buffers``, time-major, for the backward pass); a trace is a batch-major copy of them
 with names. Which names a cell has is given by a table keyed by the cell class (``TRACERS``), so a new
-cell (a GRU with z, r and candidate, say) is one ``@register_tracer(GRUCell)`` function.
+cell is one ``@register_tracer(MyCell)`` function naming its buffers.
 
 Example:
     >>> import numpy as np
@@ -33,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernels.recurrent import LSTMCell, RecurrentCache, RecurrentCell, SimpleRNNCell
+from .kernels.recurrent import GRUCell, LSTMCell, RecurrentCache, RecurrentCell, SimpleRNNCell
 from .layers.recurrent import RNN
 
 Array = np.ndarray
@@ -54,6 +61,12 @@ def register_tracer(cell_type: type) -> Callable:
 def _lstm_trace(cell: LSTMCell, buf: dict[str, Array]) -> dict[str, Array]:
     i, f, g, o = np.split(buf["z"], 4, axis=-1)   # Keras block order i, f, c, o; already activated
     return {"i": i, "f": f, "o": o, "candidate": g, "c": buf["c"][1:], "h": buf["h"][1:]}
+
+
+@register_tracer(GRUCell)
+def _gru_trace(cell: GRUCell, buf: dict[str, Array]) -> dict[str, Array]:
+    z, r, n = np.split(buf["z"], 3, axis=-1)      # Keras block order z, r, h; already activated
+    return {"z": z, "r": r, "candidate": n, "h": buf["h"][1:]}
 
 
 @register_tracer(SimpleRNNCell)
@@ -103,12 +116,14 @@ def trace_from_cache(cache: RecurrentCache) -> Trace:
 
 
 def trace(target: Any, x: Any, *, layer: int | str | None = None,
-          initial_state: Sequence[Any] | None = None) -> Trace:
+          initial_state: Sequence[Any] | None = None, mask: Any = None) -> Trace:
     """Run a recurrent layer on x (inference mode) and return the trace of every step.
 
     ``target`` is a recurrent layer, or a ``Sequential`` model: then the layer traced is ``layer``
     (an index or a name; by default the first recurrent one) and its input is x passed through the
-    layers before it. ``initial_state`` is as for the layer's ``forward``.
+    layers before it (with the step mask a ``Masking`` layer makes, as in ``fit``). ``initial_state``
+    and ``mask`` (B, T) are as for the layer's ``forward``. Nothing changes: not the weights, and not
+    the carried state of a stateful layer.
 
     Shapes: x (B, T, D) for the traced layer (or for the model); returns a ``Trace`` of (B, T, H) arrays.
     """
@@ -135,12 +150,24 @@ def trace(target: Any, x: Any, *, layer: int | str | None = None,
             raise TypeError(f"trace: {chosen.describe()} is not a recurrent layer")
         h = target._check_x(x)
         for lay in target.layers[:index]:
-            h, _ = lay.forward(h.astype(lay.dtype, copy=False), training=False)
+            h = h.astype(lay.dtype, copy=False)
+            if getattr(lay, "uses_mask", False) and mask is not None:
+                y, _ = lay.forward(h, training=False, mask=mask)
+            else:
+                y, _ = lay.forward(h, training=False)
+            mask = lay.compute_mask(h, mask) if hasattr(lay, "compute_mask") else None
+            h = y
         target, x = chosen, h
     elif layer is not None:
         raise TypeError("trace: layer= selects a layer of a Sequential model; got a layer as target")
     if not isinstance(target, RNN):
         raise TypeError(f"trace needs a recurrent layer or a Sequential model; got {type(target).__name__}")
     x = target.prepare_input(x)
-    _, cache = target.forward(x, training=False, initial_state=initial_state)
+    kwargs = {} if mask is None else {"mask": np.asarray(mask, dtype=bool)}
+    carried = getattr(target, "states", None)
+    try:
+        _, cache = target.forward(x, training=False, initial_state=initial_state, **kwargs)
+    finally:
+        if getattr(target, "stateful", False):
+            target.states = carried  # a trace looks; it does not advance a stateful layer
     return trace_from_cache(cache)

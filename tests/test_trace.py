@@ -106,3 +106,54 @@ def test_missing_name_error_lists_the_available_ones():
     tr = Trace("lstm", {"h": np.zeros((1, 1, 1))})
     with pytest.raises(KeyError, match="has no 'z'; it has h"):
         tr["z"]
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gru_trace_matches_a_step_by_step_recomputation(reset_after):
+    from minirnn.layers import GRU
+
+    B, T, D, H = 2, 5, 3, 4
+    layer = GRU(H, reset_after=reset_after, dtype="float64", seed=0)
+    layer.build((None, D))
+    rng = np.random.default_rng(5)
+    layer.set_weights([0.5 * rng.standard_normal(w.shape) for w in layer.get_weights()])
+    x = rng.standard_normal((B, T, D))
+    tr = layer.trace(x)
+    W, U, b = layer.get_weights()
+    b_in, b_rec = (b[0], b[1]) if reset_after else (b, np.zeros(3 * H))
+    h = np.zeros((B, H))
+    for t in range(T):
+        xw = x[:, t] @ W + b_in
+        if reset_after:
+            u = h @ U + b_rec
+            z, r = sigmoid(xw[:, :H] + u[:, :H]), sigmoid(xw[:, H:2 * H] + u[:, H:2 * H])
+            n = np.tanh(xw[:, 2 * H:] + r * u[:, 2 * H:])
+        else:
+            z, r = sigmoid(xw[:, :H] + h @ U[:, :H]), sigmoid(xw[:, H:2 * H] + h @ U[:, H:2 * H])
+            n = np.tanh(xw[:, 2 * H:] + (r * h) @ U[:, 2 * H:])
+        h = z * h + (1 - z) * n
+        for name, want in (("z", z), ("r", r), ("candidate", n), ("h", h)):
+            np.testing.assert_allclose(tr[name][:, t], want, rtol=1e-12, atol=1e-12, err_msg=f"{name} at t={t}")
+    assert tr.cell == "gru" and tr.names == ("z", "r", "candidate", "h")
+
+
+def test_trace_leaves_a_stateful_layer_where_it_was():
+    layer = LSTM(3, stateful=True, seed=0)
+    x = np.ones((2, 4, 1), dtype=np.float32)
+    layer(x)
+    carried = [s.copy() for s in layer.states]
+    tr = layer.trace(x)
+    for before, after in zip(carried, layer.states):
+        np.testing.assert_array_equal(before, after)
+    np.testing.assert_array_equal(tr.initial_state["h"], carried[0])  # it starts from the carried state
+
+
+def test_trace_passes_a_masking_layers_mask_to_the_traced_layer():
+    from minirnn.layers import Masking
+
+    model = Sequential([Masking(0.0, input_shape=(4, 1)), LSTM(3, return_sequences=True, seed=0)])
+    x = np.array([[[1.0], [2.0], [0.0], [0.0]]], dtype=np.float32)   # the last two steps are padding
+    tr = trace(model, x)
+    np.testing.assert_array_equal(tr["c"][0, 2], tr["c"][0, 1])
+    np.testing.assert_array_equal(tr["c"][0, 3], tr["c"][0, 1])
+    assert not np.array_equal(tr["c"][0, 1], tr["c"][0, 0])
