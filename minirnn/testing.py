@@ -54,14 +54,14 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from . import activations as activations_mod
 from .gradcheck import GradCheckReport, check_cell, check_layer, check_model
 from .kernels.recurrent import RecurrentCell
-from .layers import LSTM, Dense, SimpleRNN
+from .layers import GRU, LSTM, Dense, SimpleRNN
 from .layers.base import Layer
 from .model import Sequential
 
 Array = np.ndarray
 
-LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "dense": Dense}
-RECURRENT_LAYERS = ("simple_rnn", "lstm")
+LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU, "dense": Dense}
+RECURRENT_LAYERS = ("simple_rnn", "lstm", "gru")
 ACTIVATIONS = tuple(sorted(activations_mod.ACTIVATIONS))
 # Activations with a continuous derivative: gradients are then continuous functions of the inputs
 # (relu and hard_sigmoid have kinks, where a rounding error can flip a derivative from 1 to 0).
@@ -113,10 +113,12 @@ def sequence_batches(draw: Any, batch: Any = (1, 4), steps: Any = (1, 6), featur
     """Batches of sequences x (B, T, D), entries N(0, scale^2), dtype drawn from ``dtypes``.
 
     Example:
-        >>> from hypothesis import find
-        >>> x = find(sequence_batches(dtypes=("float32",)), lambda x: x.shape[1] == 3)
-        >>> x.shape[1], x.dtype.name
-        (3, 'float32')
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, database=None)
+        ... @given(sequence_batches(steps=3, dtypes=("float32",)))
+        ... def check(x):
+        ...     assert x.ndim == 3 and x.shape[1] == 3 and x.dtype == np.float32
+        >>> check()
     """
     B = draw(_sizes("batch", batch))
     T = draw(_sizes("steps", steps))
@@ -132,13 +134,16 @@ def layer_configs(draw: Any, layers: Any = RECURRENT_LAYERS, activations: Any = 
                   recurrent_activations: Any = ("sigmoid", "hard_sigmoid")) -> dict:
     """Layer configurations: ``{"layer": name, "units": H, "activation": ..., ...}`` for ``make_layer``.
 
-    Recurrent layers also draw return_sequences and return_state (pass False to fix one); an LSTM
-    also draws its recurrent_activation from ``recurrent_activations``.
+    Recurrent layers also draw return_sequences and return_state (pass False to fix one); an LSTM or
+    a GRU also draws its recurrent_activation from ``recurrent_activations``, a GRU its reset_after.
 
     Example:
-        >>> from hypothesis import find
-        >>> find(layer_configs(layers=("lstm",), units=3), lambda c: c["return_state"])["units"]
-        3
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, database=None)
+        ... @given(layer_configs(layers=("lstm",), units=3, return_state=True))
+        ... def check(config):
+        ...     assert config["units"] == 3 and make_layer(config).return_state
+        >>> check()
     """
     name = draw(_choices("layers", layers, tuple(LAYERS)))
     config: dict[str, Any] = {"layer": name, "units": draw(_sizes("units", units)),
@@ -147,8 +152,10 @@ def layer_configs(draw: Any, layers: Any = RECURRENT_LAYERS, activations: Any = 
     if name in RECURRENT_LAYERS:
         config["return_sequences"] = draw(_flag("return_sequences", return_sequences))
         config["return_state"] = draw(_flag("return_state", return_state))
-    if name == "lstm":
+    if name in ("lstm", "gru"):
         config["recurrent_activation"] = draw(_choices("recurrent_activations", recurrent_activations, ACTIVATIONS))
+    if name == "gru":
+        config["reset_after"] = draw(BOOLEANS)
     return config
 
 
@@ -174,9 +181,12 @@ def weight_sets(draw: Any, shapes: Sequence[tuple[int, ...]], dtype: str | np.dt
     ``[w.shape for w in layer.get_weights()]`` and give the result to ``layer.set_weights``.
 
     Example:
-        >>> from hypothesis import find
-        >>> [w.shape for w in find(weight_sets([(3, 8), (8,)]), lambda ws: True)]
-        [(3, 8), (8,)]
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, database=None)
+        ... @given(weight_sets([(3, 8), (8,)], dtype="float32"))
+        ... def check(weights):
+        ...     assert [w.shape for w in weights] == [(3, 8), (8,)] and weights[0].dtype == np.float32
+        >>> check()
     """
     rng = np.random.default_rng(draw(SEEDS))
     out = []
@@ -218,10 +228,13 @@ def recurrent_cases(draw: Any, layers: Any = RECURRENT_LAYERS, activations: Any 
     Initial states, when drawn, are N(0, 0.5^2) with shape (B, H) each.
 
     Example:
-        >>> from hypothesis import find
-        >>> case = find(recurrent_cases(layers=("lstm",), initial_state=True), lambda c: True)
-        >>> len(case.initial_state), case.x.ndim
-        (2, 3)
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, database=None)
+        ... @given(recurrent_cases(layers=("lstm",), initial_state=True))
+        ... def check(case):
+        ...     y, cache = case.forward()
+        ...     assert len(case.initial_state) == 2 and case.layer.built and case.x.ndim == 3
+        >>> check()
     """
     for name in _as_tuple(layers):
         if name not in RECURRENT_LAYERS:
