@@ -91,10 +91,11 @@ def gradient_norms_over_time(model: Any, x: Any, y: Any, *, layer: Any = None, t
 
     Shapes: x (B, T, D), y as for ``fit``; returns float64 (T,). The norm is the Frobenius norm of the
     (B, H) gradient dL/dh_t, the *total* gradient reaching h_t (from the output at t, if the layer
-    returns sequences, and through every later step). ``layer`` picks the recurrent layer (None: the
-    first; or an index, a name, or the layer itself). The loss runs forward through the whole model
-    and back through the layers above the chosen one; ``training=True`` runs dropout with masks from
-    ``rng``.
+    returns sequences, and through every later step); t counts steps in the order the layer
+    processes them (from the end of the sequence for ``go_backwards``). ``layer`` picks the recurrent
+    layer (None: the first; or an index, a name, or the layer itself). The loss runs forward through
+    the whole model and back through the layers above the chosen one; ``training=True`` runs dropout
+    with masks from ``rng``.
 
     Example:
         >>> import numpy as np
