@@ -45,8 +45,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Sequence
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -76,7 +78,7 @@ class RecurrentCache:
     state), plus whatever the cell caches (for the LSTM ``"c_act"`` = a(c_t)).
     """
 
-    cell: "RecurrentCell"
+    cell: RecurrentCell
     kernel: Array
     recurrent_kernel: Array
     use_bias: bool
@@ -104,6 +106,10 @@ class RecurrentCell:
       dL/dz_t into ``dz`` and overwrite ``d_states`` with the gradients of the states of step t-1.
 
     ``scratch`` is a dict of per-call work arrays the cell allocates once in ``scratch_buffers``.
+
+    Optionally, ``prepare_backward(buf, scratch)`` runs once before the backward loop; a cell can use it
+    to compute, for all steps at once, whatever depends only on the forward pass (the local derivatives
+    of its gates), so that the loop is left with the work that really is sequential.
     """
 
     gates: int = 1
@@ -130,6 +136,9 @@ class RecurrentCell:
         """Extra arrays for the backward pass only (merged into ``scratch``); none by default."""
         return {}
 
+    def prepare_backward(self, buf: dict[str, Array], scratch: dict) -> None:
+        """Called once before the backward loop (see the class docstring); does nothing by default."""
+
     def recurrent_gradients(self, buf: dict[str, Array], dZ: Array, scratch: dict) -> tuple[Array, Array | None]:
         """(d recurrent_kernel, d recurrent_bias) summed over time, one matmul per gate block at most.
 
@@ -142,7 +151,11 @@ class RecurrentCell:
         """z_t += h_{t-1} @ recurrent_kernel (with recurrent dropout: (h_{t-1} * m_g) @ U_g per gate block),
         through a reused buffer, so nothing is allocated per step."""
         z = buf["z"][t]
-        block_matmul(buf["h"][t], recurrent_kernel, buf.get("rec_mask"), scratch["rec"])
+        mask = buf.get("rec_mask")
+        if mask is None:  # the common case, called every step: skip block_matmul's generality
+            np.matmul(buf["h"][t], recurrent_kernel, out=scratch["rec"])
+        else:
+            block_matmul(buf["h"][t], recurrent_kernel, mask, scratch["rec"])
         z += scratch["rec"]
         return z
 
@@ -222,18 +235,25 @@ class SimpleRNNCell(RecurrentCell):
     def __post_init__(self):
         activations.get(self.activation)  # fail at construction on an unknown name
 
+    @cached_property
+    def _a(self) -> activations.Activation:  # looked up once, not at every step
+        return activations.get(self.activation)
+
     def scratch_buffers(self, B: int, H: int, dtype: np.dtype) -> dict[str, Array]:
-        return {"rec": np.empty((B, H), dtype), "deriv": np.empty((B, H), dtype)}
+        return {"rec": np.empty((B, H), dtype)}
 
     def step_forward(self, t, buf, recurrent_kernel, scratch):
         z = self._add_recurrent_product(t, buf, recurrent_kernel, scratch)
-        activations.get(self.activation).forward(z, out=z)
+        self._a.forward(z, out=z)
         buf["h"][t + 1] = z
+
+    def prepare_backward(self, buf, scratch):
+        # a'(z_t) depends only on the forward pass: one call over all T steps instead of T calls
+        scratch["deriv"] = self._a.derivative(buf["z"], out=np.empty_like(buf["z"]))
 
     def step_backward(self, t, buf, d_states, dz, recurrent_kernel_T, scratch):
         (dh,) = d_states
-        activations.get(self.activation).derivative(buf["z"][t], out=scratch["deriv"])
-        np.multiply(dh, scratch["deriv"], out=dz)
+        np.multiply(dh, scratch["deriv"][t], out=dz)
         self._recurrent_product_backward(dz, recurrent_kernel_T, buf, dh, scratch)
 
 
@@ -251,6 +271,10 @@ class LSTMCell(RecurrentCell):
         dc  += dh * o * a'(c_t)
         dz_i = dc * g * s'(i);   dz_c = dc * i * a'(g);   dz_f = dc * c_{t-1} * s'(f)
         dc_{t-1} = dc * f;       dh_{t-1} = dz_t @ recurrent_kernel^T
+
+    Every factor that multiplies dh or dc above (a(c_t) * s'(o), o * a'(c_t), g * s'(i), ...) depends
+    only on the forward pass, so ``prepare_backward`` computes them for all steps at once; the time
+    loop is left with the five products that really are sequential.
     """
 
     activation: str = "tanh"
@@ -263,12 +287,19 @@ class LSTMCell(RecurrentCell):
         activations.get(self.activation)
         activations.get(self.recurrent_activation)
 
+    @cached_property
+    def _a(self) -> activations.Activation:  # looked up once, not at every step
+        return activations.get(self.activation)
+
+    @cached_property
+    def _s(self) -> activations.Activation:
+        return activations.get(self.recurrent_activation)
+
     def extra_buffers(self, T, B, H, dtype):
         return {"c_act": np.empty((T, B, H), dtype)}
 
     def scratch_buffers(self, B, H, dtype):
-        return {"rec": np.empty((B, 4 * H), dtype), "tmp": np.empty((B, H), dtype),
-                "deriv": np.empty((B, H), dtype)}
+        return {"rec": np.empty((B, 4 * H), dtype), "tmp": np.empty((B, H), dtype)}
 
     @staticmethod
     def _split(z: Array) -> tuple[Array, Array, Array, Array]:
@@ -276,7 +307,7 @@ class LSTMCell(RecurrentCell):
         return z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
 
     def step_forward(self, t, buf, recurrent_kernel, scratch):
-        a, s = activations.get(self.activation), activations.get(self.recurrent_activation)
+        a, s = self._a, self._s
         z = self._add_recurrent_product(t, buf, recurrent_kernel, scratch)
         i, f, g, o = self._split(z)
         H = i.shape[1]
@@ -290,27 +321,44 @@ class LSTMCell(RecurrentCell):
         c_act = a.forward(c, out=buf["c_act"][t])
         np.multiply(o, c_act, out=buf["h"][t + 1])
 
+    def prepare_backward(self, buf, scratch):
+        """The local derivatives of every step, computed for all T steps in a few whole-array calls:
+
+            local[t, :, 0] = g * s'(i)          so that  dz_i = dc_t * local_i
+            local[t, :, 1] = c_{t-1} * s'(f)             dz_f = dc_t * local_f
+            local[t, :, 2] = i * a'(g)                   dz_c = dc_t * local_c
+            local[t, :, 3] = a(c_t) * s'(o)              dz_o = dh_t * local_o
+            dc_dh[t]       = o * a'(c_t)                 dc_t += dh_t * dc_dh
+        """
+        z = buf["z"]
+        T, B, G = z.shape
+        H = G // 4
+        gates = z.reshape(T, B, 4, H)  # a view with a gate axis: 0 i, 1 f, 2 c (g), 3 o
+        i, g, o = gates[:, :, 0], gates[:, :, 2], gates[:, :, 3]
+        local = np.empty((T, B, 4, H), z.dtype)
+        self._s.derivative(gates[:, :, :2], out=local[:, :, :2])  # s'(i) and s'(f) in one call
+        local[:, :, 0] *= g
+        local[:, :, 1] *= buf["c"][:-1]
+        self._a.derivative(g, out=local[:, :, 2])
+        local[:, :, 2] *= i
+        self._s.derivative(o, out=local[:, :, 3])
+        local[:, :, 3] *= buf["c_act"]
+        dc_dh = self._a.derivative(buf["c_act"], out=np.empty((T, B, H), z.dtype))
+        dc_dh *= o
+        scratch["local"], scratch["dc_dh"] = local, dc_dh
+
     def step_backward(self, t, buf, d_states, dz, recurrent_kernel_T, scratch):
-        a, s = activations.get(self.activation), activations.get(self.recurrent_activation)
         dh, dc = d_states
-        i, f, g, o = self._split(buf["z"][t])
-        dz_i, dz_f, dz_c, dz_o = self._split(dz)
-        c_act, c_prev = buf["c_act"][t], buf["c"][t]
-        tmp, deriv = scratch["tmp"], scratch["deriv"]
-        # output gate and the path through h_t = o * a(c_t)
-        np.multiply(dh, c_act, out=dz_o)
-        dz_o *= s.derivative(o, out=deriv)
-        np.multiply(dh, o, out=tmp)
-        tmp *= a.derivative(c_act, out=deriv)
-        dc += tmp
-        # c_t = f * c_{t-1} + i * g
-        np.multiply(dc, g, out=dz_i)
-        dz_i *= s.derivative(i, out=deriv)
-        np.multiply(dc, i, out=dz_c)
-        dz_c *= a.derivative(g, out=deriv)
-        np.multiply(dc, c_prev, out=dz_f)
-        dz_f *= s.derivative(f, out=deriv)
-        dc *= f
+        B, H = dh.shape
+        local, tmp = scratch["local"][t], scratch["tmp"]
+        np.multiply(dh, scratch["dc_dh"][t], out=tmp)
+        dc += tmp  # dc_t: from step t + 1 and through h_t = o * a(c_t)
+        # dz_i, dz_f and dz_c all scale dc_t, so one broadcast product fills the three blocks
+        # (dz is one contiguous row dZ[t] of the driver's buffer, so this reshape is a view)
+        dz4 = dz.reshape(B, 4, H)
+        np.multiply(dc[:, None, :], local[:, :3], out=dz4[:, :3])
+        np.multiply(dh, local[:, 3], out=dz4[:, 3])
+        dc *= buf["z"][t, :, H:2 * H]  # dc_{t-1} = dc_t * f
         self._recurrent_product_backward(dz, recurrent_kernel_T, buf, dh, scratch)
 
 
@@ -624,6 +672,7 @@ def recurrent_backward(
     scratch = cell.scratch_buffers(B, H, dtype)
     time_buffers = cell.backward_buffers(T, B, H, dtype)
     scratch.update(time_buffers)
+    cell.prepare_backward(buf, scratch)
     dh_over_time = np.empty((T, B, H), dtype) if record_dh else None
     for t in range(T - 1, -1, -1):
         if d_outputs is not None:
