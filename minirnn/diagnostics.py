@@ -53,8 +53,7 @@ def upstream_gradient(model: Any, x: Any, y: Any, layer_index: int, *, training:
         raise ValueError(f"layer_index must be an integer in [{-n}, {n}); got {layer_index!r}")
     layer_index = int(layer_index) % n
     x, y = model._check_xy(x, y)
-    y_hat, caches = model._forward(x, training, rng)
-    loss, dy = model.loss.value_and_grad(y, y_hat)
+    loss, dy, _, caches = model._forward_loss(x, y, training, rng)
     for layer, cache in zip(model.layers[:layer_index:-1], caches[:layer_index:-1]):
         dy = layer.backward(cache, dy.astype(layer.dtype, copy=False)).dx  # as Sequential's backward does
     return float(loss), caches, dy

@@ -652,8 +652,7 @@ def check_model(model: Any, x: Any, y: Any, *, training: bool = False, input_gra
 
     def loss() -> float:
         reset()
-        y_hat, _ = clone._forward(x, training, mask_rng())
-        return float(clone.loss.value_and_grad(y, y_hat)[0])
+        return float(clone._forward_loss(x, y, training, mask_rng())[0])  # masked as the model's loss is
 
     if title is None:
         title = "Sequential(" + ", ".join(describe_layer(layer) for layer in clone.layers) + f") on x{x.shape}"

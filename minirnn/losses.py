@@ -19,6 +19,14 @@ With v the per-position values (the broadcast shape without its last axis, K its
 
     batch loss    L = sum(v) / v.size                                       ("sum_over_batch_size")
 
+Masks and sample weights (Keras's ``reduce_weighted_values``, reduction "sum_over_batch_size"): a step
+mask m on the predictions (B, T) (a ``Masking`` layer's, passed on by return_sequences layers) and
+sample weights s become weights w on v, and the divisor stays v.size:
+
+    w = s * where(m, m.size / count(m), 0)       (w = 0 everywhere when nothing is real)
+    L = sum(w * v) / v.size                       so with a mask alone L = sum over real v / count(m)
+    dL/dv = w / v.size
+
 eps = 1e-7 (Keras's ``backend.epsilon()``). Every gradient is derived by hand (see each class);
 the log-softmax shifts by the row maximum and the binary logit form never exponentiates a positive
 number, so logits of any magnitude give finite values and gradients.
@@ -38,6 +46,10 @@ Example:
     ...     np.array([0]), np.array([[0.0, 0.0]]))
     >>> round(float(loss), 6), grad.tolist()                 # log 2; softmax - one_hot
     (0.693147, [[-0.5, 0.5]])
+    >>> loss, grad = MeanSquaredError().value_and_grad(np.zeros((1, 3, 1)), np.array([[[1.0], [2.0], [9.0]]]),
+    ...                                                mask=np.array([[True, True, False]]))
+    >>> float(loss), grad.ravel().tolist()                   # (1 + 4) / 2 real steps; the padded one is ignored
+    (2.5, [1.0, 2.0, 0.0])
 """
 
 from __future__ import annotations
@@ -72,6 +84,44 @@ def align_ranks(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
         else:
             y_pred = y_pred[..., 0]
     return y_true, y_pred
+
+
+def loss_weights(v: Array, sample_weight: Any = None, mask: Any = None) -> Array | None:
+    """Keras's weights for the per-position loss values ``v`` (``apply_mask`` then the rank matching of
+    ``reduce_weighted_values``), shaped like v; None when there is neither a mask nor sample weights.
+
+    The mask becomes ``where(mask, mask.size / count(mask), 0)`` (0 when no step is real, as Keras's
+    ``divide_no_nan``), so that dividing the weighted sum by v.size averages over the real steps.
+    """
+    if sample_weight is None and mask is None:
+        return None
+    f = v.dtype.type
+    w = None
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.dtype != bool:
+            raise TypeError(f"mask must be a bool array (True on real steps); got dtype {mask.dtype}")
+        valid = np.count_nonzero(mask)
+        w = np.where(mask, f(mask.size) / f(valid) if valid else f(0), f(0))
+    if sample_weight is not None:
+        s = np.asarray(sample_weight)
+        if s.dtype == object or not (np.issubdtype(s.dtype, np.number) or s.dtype == bool) \
+                or np.issubdtype(s.dtype, np.complexfloating):
+            raise TypeError(f"sample_weight must be a real numeric array; got dtype {s.dtype}")
+        s = s.astype(v.dtype)
+        if w is not None:
+            w, s = align_ranks(w, s)
+            s = s * w
+        w = s
+    vv, w = align_ranks(v, w)
+    try:
+        fits = np.broadcast_shapes(vv.shape, w.shape) == vv.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"sample_weight/mask of shape {w.shape} cannot weight loss values of shape {v.shape} "
+                         f"(after Keras's rank matching {vv.shape}): it must broadcast to them")
+    return np.broadcast_to(w, vv.shape).reshape(v.shape)
 
 
 def _unbroadcast(grad: Array, shape: tuple) -> Array:
@@ -154,13 +204,22 @@ class Loss:
         return t, p, shape
 
     # -- evaluation -------------------------------------------------------------------------------
-    def value_and_grad(self, y_true: Any, y_pred: Array) -> tuple[Array, Array]:
+    def value_and_grad(self, y_true: Any, y_pred: Array, sample_weight: Any = None,
+                       mask: Any = None) -> tuple[Array, Array]:
+        """The batch loss and dL/dy_pred; ``mask`` (e.g. (B, T) bool, True on real steps) and
+        ``sample_weight`` weight the values v as Keras does (see the module docstring)."""
         t, p, _ = self.prepare(y_true, y_pred)
         v, raw, k = self.values(t, p, True)
         n = v.size
-        loss = v.sum() / v.dtype.type(n)
-        # dL/d(broadcast y_pred) = raw / (K * n), then summed back over the broadcast axes
-        scale = raw.dtype.type(1.0 / (k * n))
+        w = loss_weights(v, sample_weight, mask)
+        f = v.dtype.type
+        if w is None:
+            loss = v.sum() / f(n)
+            # dL/d(broadcast y_pred) = raw / (K * n), then summed back over the broadcast axes
+            scale = raw.dtype.type(1.0 / (k * n))
+        else:
+            loss = (v * w).sum() / f(n)
+            scale = (w * f(1.0 / (k * n)))[..., None]  # dL/dv = w / n, spread over v's last axis K
         grad = _unbroadcast(raw * scale, p.shape).reshape(y_pred.shape)
         return loss, grad
 
@@ -173,11 +232,11 @@ class Loss:
             return v.reshape(1)
         return v.reshape(len(v), -1).mean(axis=1) if v.ndim > 1 else v
 
-    def __call__(self, y_true: Any, y_pred: Any) -> float:
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, mask: Any = None) -> float:
         y_pred = np.asarray(y_pred)
         if not np.issubdtype(y_pred.dtype, np.floating):
             y_pred = y_pred.astype(np.float32)
-        return float(self.value_and_grad(y_true, y_pred)[0])
+        return float(self.value_and_grad(y_true, y_pred, sample_weight, mask)[0])
 
     def get_config(self) -> dict:
         return {"name": self.name}

@@ -6,7 +6,7 @@ matched to the predictions by the loss (see ``minirnn.losses`` for Keras's broad
 One training step on a batch (x_b, y_b):
 
     y_hat, caches = forward through the layers (training=True: dropout active)
-    L, dL/dy_hat  = loss.value_and_grad(y_b, y_hat)
+    L, dL/dy_hat  = loss.value_and_grad(y_b, y_hat, mask=output step mask, if any)
     grads         = backward through the layers in reverse, using the caches
     w             = optimizer step on (w, grads), in place
 
@@ -180,7 +180,9 @@ class Sequential:
         save_model(self, path, include_optimizer=include_optimizer)
 
     # -- the computation --------------------------------------------------------------------------
-    def _forward(self, x: Array, training: bool, rng: np.random.Generator | None) -> tuple[Array, list]:
+    def _forward(self, x: Array, training: bool, rng: np.random.Generator | None,
+                 return_mask: bool = False) -> tuple:
+        """``(y, caches)``, or ``(y, caches, mask)``: the step mask that reaches the output (or None)."""
         caches = []
         mask = None  # a (B, T) step mask from a Masking layer, passed along as in Keras
         for layer in self.layers:
@@ -193,7 +195,19 @@ class Sequential:
             mask = layer.compute_mask(x, mask)
             x = y
             caches.append(cache)
-        return x, caches
+        return (x, caches, mask) if return_mask else (x, caches)
+
+    def _forward_loss(self, x: Array, y: Array, training: bool, rng: np.random.Generator | None) -> tuple:
+        """``(loss, dL/dy_hat, y_hat, caches)``. As in Keras, a step mask on the output (return_sequences
+        after ``Masking``) restricts the loss to the real steps (``Loss.value_and_grad(mask=...)``)."""
+        y_hat, caches, mask = self._forward(x, training, rng, return_mask=True)
+        return (*self._loss_value_and_grad(y, y_hat, mask), y_hat, caches)
+
+    def _loss_value_and_grad(self, y: Array, y_hat: Array, mask: Array | None) -> tuple:
+        # a Loss subclass written for value_and_grad(y_true, y_pred) keeps working on unmasked outputs
+        if mask is None:
+            return self.loss.value_and_grad(y, y_hat)
+        return self.loss.value_and_grad(y, y_hat, mask=mask)
 
     def reset_states(self) -> None:
         """Forget the carried state of every stateful recurrent layer."""
@@ -225,8 +239,7 @@ class Sequential:
         self._require_compiled("loss_and_gradients")
         x, y = self._check_xy(x, y)
         if return_input_gradient:
-            y_hat, caches = self._forward(x, training, rng)
-            loss, dy = self.loss.value_and_grad(y, y_hat)
+            loss, dy, _, caches = self._forward_loss(x, y, training, rng)
             return (float(loss), *self._backward_with_dx(caches, dy))
         return self._loss_and_gradients(x, y, training, rng)
 
@@ -234,8 +247,7 @@ class Sequential:
         return self._loss_gradients_output(x, y, training, rng)[:2]
 
     def _loss_gradients_output(self, x, y, training, rng):
-        y_hat, caches = self._forward(x, training, rng)
-        loss, dy = self.loss.value_and_grad(y, y_hat)
+        loss, dy, y_hat, caches = self._forward_loss(x, y, training, rng)
         return float(loss), self._backward(caches, dy), y_hat
 
     def _train_step(self, x: Array, y: Array, rng: np.random.Generator | None, where: str,
@@ -380,8 +392,8 @@ class Sequential:
         tracker = metrics_mod.MeanTracker(self.resolved_metrics or [])
         for start in range(0, len(x), batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            y_hat = self._inference(xb, start)
-            total += float(self.loss.value_and_grad(yb, y_hat)[0]) * len(xb)
+            y_hat, mask = self._inference(xb, start, return_mask=True)
+            total += float(self._loss_value_and_grad(yb, y_hat, mask)[0]) * len(xb)
             tracker.update(yb, y_hat)
         return {"loss": total / len(x), **tracker.result()}
 
@@ -392,12 +404,13 @@ class Sequential:
         outs = [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)]
         return np.concatenate(outs, axis=0)
 
-    def _inference(self, x: Array, offset: int = 0) -> Array:
-        """Forward pass with dropout off; NaN or Inf is reported with the layer that produced it."""
+    def _inference(self, x: Array, offset: int = 0, return_mask: bool = False):
+        """Forward pass with dropout off (with ``return_mask``: ``(y, output step mask)``); NaN or Inf is
+        reported with the layer that produced it."""
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error, not as warnings
-            y, _ = self._forward(x, False, None)
+            y, _, mask = self._forward(x, False, None, return_mask=True)
         if np.isfinite(y).all():
-            return y
+            return (y, mask) if return_mask else y
         h = x
         for layer in self.layers:  # a second pass, only on failure, to name the first non-finite layer
             with np.errstate(over="ignore", invalid="ignore"):
