@@ -132,15 +132,29 @@ class RNN(Layer):
             go_backwards=self.go_backwards, zero_output_for_mask=self.zero_output_for_mask)
         if self.stateful:
             self.states = [f.copy() for f in final]
-        out = seq if self.return_sequences else final[0]
+        if self.return_sequences:
+            out = seq
+        elif self._last_output_masked(rcache):
+            # Keras's last output is the last step's masked output: zeros when that step is padding
+            out = seq[:, -1]
+        else:
+            out = final[0]
         y = [out, *final] if self.return_state else out
         return y, rcache
 
     def compute_mask(self, x: Array, mask: Array | None) -> Array | None:
-        """The mask passed on: the step mask with return_sequences, none after the last step."""
+        """The mask passed on: the step mask with return_sequences, none after the last step.
+
+        With go_backwards the outputs come in processing order, yet Keras passes the input's mask on
+        unreversed (layers after it and the loss read it that way); so does minirnn, for Keras's numbers.
+        """
         if mask is None or not self.return_sequences:
             return None
-        return mask[:, ::-1] if self.go_backwards else mask
+        return mask
+
+    @staticmethod
+    def _last_output_masked(cache) -> bool:
+        return cache.zero_output_for_mask and "step_mask" in cache.buffers
 
     def reset_states(self, states: Sequence[Any] | None = None) -> None:
         """Forget the carried state of a stateful layer (or set it to ``states``)."""
@@ -194,6 +208,9 @@ class RNN(Layer):
         if d_out is not None:
             if self.return_sequences:
                 d_seq = d_out
+            elif self._last_output_masked(cache):  # the output is the last step's masked output
+                d_seq = np.zeros(cache.buffers["h"].shape[1:2] + (cache.T, self.units), d_out.dtype)
+                d_seq[:, -1] = d_out
             else:  # the output is h_T itself
                 d_final[0] = d_out if d_final[0] is None else d_final[0] + d_out
         g = recurrent_backward(cache, d_seq, d_final)
