@@ -107,9 +107,11 @@ class RecurrentCell:
 
     ``scratch`` is a dict of per-call work arrays the cell allocates once in ``scratch_buffers``.
 
-    Optionally, ``prepare_backward(buf, scratch)`` runs once before the backward loop; a cell can use it
-    to compute, for all steps at once, whatever depends only on the forward pass (the local derivatives
-    of its gates), so that the loop is left with the work that really is sequential.
+    Optionally, ``prepare_backward(buf, scratch, start, stop)`` runs before the backward loop reaches
+    steps ``start .. stop - 1``; a cell can use it to compute, for those steps at once, whatever depends
+    only on the forward pass (the local derivatives of its gates), so that the loop is left with the
+    work that really is sequential. The driver walks back in blocks of steps small enough to stay in
+    cache (all T steps at once for small layers).
     """
 
     gates: int = 1
@@ -136,8 +138,8 @@ class RecurrentCell:
         """Extra arrays for the backward pass only (merged into ``scratch``); none by default."""
         return {}
 
-    def prepare_backward(self, buf: dict[str, Array], scratch: dict) -> None:
-        """Called once before the backward loop (see the class docstring); does nothing by default."""
+    def prepare_backward(self, buf: dict[str, Array], scratch: dict, start: int, stop: int) -> None:
+        """Called before the backward loop reaches steps start..stop-1 (see the class docstring); no-op here."""
 
     def recurrent_gradients(self, buf: dict[str, Array], dZ: Array, scratch: dict) -> tuple[Array, Array | None]:
         """(d recurrent_kernel, d recurrent_bias) summed over time, one matmul per gate block at most.
@@ -176,7 +178,12 @@ def block_matmul(a: Array, w: Array, masks: Array | None, out: Array) -> Array:
     if masks is not None and len(masks) == 1:
         a, masks = a * masks[0], None
     if masks is None:
-        np.matmul(a.reshape(-1, D), w, out=out.reshape(-1, G))
+        if D == 1:
+            # one input feature: the product is an outer product, and broadcasting computes it
+            # several times faster than a matmul with a summed axis of length 1
+            np.multiply(a.reshape(-1, 1), w, out=out.reshape(-1, G))
+        else:
+            np.matmul(a.reshape(-1, D), w, out=out.reshape(-1, G))
         return out
     H = G // len(masks)
     for g, m in enumerate(masks):
@@ -202,6 +209,25 @@ def block_matmul_backward(dout: Array, w_T: Array, masks: Array | None, out: Arr
     return out
 
 
+def summed_outer_products(a: Array, d: Array, rows: int = 128) -> Array:
+    """a^T d = sum over the rows n of outer(a_n, d_n), for a (N, D), d (N, G); returns (D, G).
+
+    A weight gradient sums one outer product per time step and sequence, N = T B of them. For a
+    narrow result (D from about 32 to 127, as for recurrent_kernel with H = 50 or 64), OpenBLAS as
+    NumPy ships it was measured 2-3x faster on the benchmark machine computing this sum in slices of
+    128 rows, one product per slice, than in a single product with N >= 256 (see
+    benchmarks/RESULTS.md, "weight-gradient products"); for other shapes one product is as fast or
+    faster. The sum is the same either way; only the order of the float additions changes.
+    """
+    N, D = a.shape
+    if not (32 <= D < 128 and D * d.shape[1] >= 2048 and N > 2 * rows):
+        return a.T @ d
+    out = a[:rows].T @ d[:rows]
+    for start in range(rows, N, rows):
+        out += a[start:start + rows].T @ d[start:start + rows]
+    return out
+
+
 def block_weight_grad(a: Array, masks: Array | None, dout: Array) -> Array:
     """dL/dw for ``block_matmul`` summed over every leading (time and batch) row: sum (a * m_g)^T dout_g.
 
@@ -210,12 +236,12 @@ def block_weight_grad(a: Array, masks: Array | None, dout: Array) -> Array:
     D, G = a.shape[-1], dout.shape[-1]
     d2 = dout.reshape(-1, G)
     if masks is None:
-        return a.reshape(-1, D).T @ d2
+        return summed_outer_products(a.reshape(-1, D), d2)
     if len(masks) == 1:
-        return (a * masks[0]).reshape(-1, D).T @ d2
+        return summed_outer_products((a * masks[0]).reshape(-1, D), d2)
     H = G // len(masks)
-    return np.concatenate([(a * m).reshape(-1, D).T @ d2[:, g * H:(g + 1) * H] for g, m in enumerate(masks)],
-                          axis=1)
+    return np.concatenate([summed_outer_products((a * m).reshape(-1, D), d2[:, g * H:(g + 1) * H])
+                           for g, m in enumerate(masks)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -247,13 +273,16 @@ class SimpleRNNCell(RecurrentCell):
         self._a.forward(z, out=z)
         buf["h"][t + 1] = z
 
-    def prepare_backward(self, buf, scratch):
-        # a'(z_t) depends only on the forward pass: one call over all T steps instead of T calls
-        scratch["deriv"] = self._a.derivative(buf["z"], out=np.empty_like(buf["z"]))
+    def prepare_backward(self, buf, scratch, start, stop):
+        # a'(z_t) depends only on the forward pass: one call for a block of steps instead of one per step
+        if "deriv" not in scratch:  # the first block is the largest: allocate once
+            scratch["deriv"] = np.empty((stop - start, *buf["z"].shape[1:]), buf["z"].dtype)
+        scratch["start"] = start
+        self._a.derivative(buf["z"][start:stop], out=scratch["deriv"][:stop - start])
 
     def step_backward(self, t, buf, d_states, dz, recurrent_kernel_T, scratch):
         (dh,) = d_states
-        np.multiply(dh, scratch["deriv"][t], out=dz)
+        np.multiply(dh, scratch["deriv"][t - scratch["start"]], out=dz)
         self._recurrent_product_backward(dz, recurrent_kernel_T, buf, dh, scratch)
 
 
@@ -321,8 +350,8 @@ class LSTMCell(RecurrentCell):
         c_act = a.forward(c, out=buf["c_act"][t])
         np.multiply(o, c_act, out=buf["h"][t + 1])
 
-    def prepare_backward(self, buf, scratch):
-        """The local derivatives of every step, computed for all T steps in a few whole-array calls:
+    def prepare_backward(self, buf, scratch, start, stop):
+        """The local derivatives of steps start..stop-1, each computed for the whole block in one call:
 
             local[t, :, 0] = g * s'(i)          so that  dz_i = dc_t * local_i
             local[t, :, 1] = c_{t-1} * s'(f)             dz_f = dc_t * local_f
@@ -330,28 +359,33 @@ class LSTMCell(RecurrentCell):
             local[t, :, 3] = a(c_t) * s'(o)              dz_o = dh_t * local_o
             dc_dh[t]       = o * a'(c_t)                 dc_t += dh_t * dc_dh
         """
-        z = buf["z"]
-        T, B, G = z.shape
+        z = buf["z"][start:stop]
+        n, B, G = z.shape
         H = G // 4
-        gates = z.reshape(T, B, 4, H)  # a view with a gate axis: 0 i, 1 f, 2 c (g), 3 o
+        if "local" not in scratch:  # the first block is the largest: allocate once
+            scratch["local"] = np.empty((n, B, 4, H), z.dtype)
+            scratch["dc_dh"] = np.empty((n, B, H), z.dtype)
+        scratch["start"] = start
+        local, dc_dh = scratch["local"][:n], scratch["dc_dh"][:n]
+        gates = z.reshape(n, B, 4, H)  # a view with a gate axis: 0 i, 1 f, 2 c (g), 3 o
         i, g, o = gates[:, :, 0], gates[:, :, 2], gates[:, :, 3]
-        local = np.empty((T, B, 4, H), z.dtype)
+        c_act = buf["c_act"][start:stop]
         self._s.derivative(gates[:, :, :2], out=local[:, :, :2])  # s'(i) and s'(f) in one call
         local[:, :, 0] *= g
-        local[:, :, 1] *= buf["c"][:-1]
+        local[:, :, 1] *= buf["c"][start:stop]  # c_{t-1}
         self._a.derivative(g, out=local[:, :, 2])
         local[:, :, 2] *= i
         self._s.derivative(o, out=local[:, :, 3])
-        local[:, :, 3] *= buf["c_act"]
-        dc_dh = self._a.derivative(buf["c_act"], out=np.empty((T, B, H), z.dtype))
+        local[:, :, 3] *= c_act
+        self._a.derivative(c_act, out=dc_dh)
         dc_dh *= o
-        scratch["local"], scratch["dc_dh"] = local, dc_dh
 
     def step_backward(self, t, buf, d_states, dz, recurrent_kernel_T, scratch):
         dh, dc = d_states
         B, H = dh.shape
-        local, tmp = scratch["local"][t], scratch["tmp"]
-        np.multiply(dh, scratch["dc_dh"][t], out=tmp)
+        k = t - scratch["start"]
+        local, tmp = scratch["local"][k], scratch["tmp"]
+        np.multiply(dh, scratch["dc_dh"][k], out=tmp)
         dc += tmp  # dc_t: from step t + 1 and through h_t = o * a(c_t)
         # dz_i, dz_f and dz_c all scale dc_t, so one broadcast product fills the three blocks
         # (dz is one contiguous row dZ[t] of the driver's buffer, so this reshape is a view)
@@ -500,6 +534,9 @@ class GRUCell(RecurrentCell):
         d_zr = block_weight_grad(buf["h"][:-1], m_zr, np.ascontiguousarray(dZ[..., :2 * H]))
         d_h = block_weight_grad(buf["rec_h"], None, np.ascontiguousarray(dZ[..., 2 * H:]))
         return np.concatenate([d_zr, d_h], axis=1), None
+
+
+_BLOCK_BYTES = 512 * 1024  # see recurrent_backward: about half of this machine's L2 cache per core
 
 
 def _check_weights(cell: RecurrentCell, x: Array, kernel: Array, recurrent_kernel: Array, bias: Array | None,
@@ -672,9 +709,16 @@ def recurrent_backward(
     scratch = cell.scratch_buffers(B, H, dtype)
     time_buffers = cell.backward_buffers(T, B, H, dtype)
     scratch.update(time_buffers)
-    cell.prepare_backward(buf, scratch)
     dh_over_time = np.empty((T, B, H), dtype) if record_dh else None
+    # The cell prepares its local derivatives a block of steps at a time, a block being as many steps as
+    # hold about _BLOCK_BYTES of gate values: written by the block's whole-array calls, they are read
+    # back by its steps while still in cache (measured ~2x faster than all T steps at once at H = 128).
+    block = max(1, _BLOCK_BYTES // (B * G * dtype.itemsize))
+    start = T
     for t in range(T - 1, -1, -1):
+        if t < start:
+            start = max(0, t + 1 - block)
+            cell.prepare_backward(buf, scratch, start, t + 1)
         if d_outputs is not None:
             d_states[0] += d_seq[t]
         if record_dh:
