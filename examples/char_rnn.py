@@ -5,16 +5,19 @@ reads one character (one-hot, V = 65 symbols) and predicts the next:
 
     h_t = LSTM(x_t, h_{t-1}, c_{t-1})                 (return_sequences=True: one h per position)
     p(next char) = softmax(h_t @ W + b)               (Dense(V) on every step, logits)
-    loss = mean over positions of -log p(true next char)          (cross-entropy, in nats)
+    loss = mean over positions of -log p(true next char)
+         (CategoricalCrossentropy(from_logits=True), in nats; reported in bits per character)
 
 Then it writes new text: prime the LSTM's state with a text, and repeatedly sample the next character from
 softmax(logits / temperature), feeding each sample back in and carrying (h, c) from step to step. A low
 temperature picks the likely characters (repetitive); a high one invents more (and misspells more).
 
-Expected result (defaults, a few minutes on 2 cores): the held-out loss falls from log2(65) = 6.0 bits per
-character (knowing nothing) below the 4.4 bits of the single-character frequencies, to about 2.5 bits; samples
-at temperature 0.5 are mostly English-looking words, spaces and punctuation ("the said the Alice ..."), with
-"Alice" spelled right, but no sense. A longer run (--epochs 60, --units 256) gets nearer 2 bits.
+Expected result (defaults: 15 epochs, about 3 minutes on an idle 2-core machine, much longer on a busy one).
+Measured with seed 0: the held-out loss falls from the 6.02 bits per character of knowing nothing (log2 65),
+past the 4.39 bits of the single-character frequencies, to 2.78 bits (still falling: more epochs or units
+help). Samples at temperature 0.3 are runs of frequent words ("the was and the down wish the ..."); at 0.6
+English-looking words and punctuation with many misspellings ("she to got in thing poon now lonking to
+sould she a door"); at 1.0 mostly invented words. Spelling, not sense, is what such a model learns first.
 
     python examples/char_rnn.py                       # train, then sample at three temperatures
     python examples/char_rnn.py --prime "Alice said" --temperature 0.8
@@ -33,7 +36,7 @@ import numpy as np
 
 from minirnn import Sequential, datasets
 from minirnn.layers import LSTM, Dense
-from minirnn.losses import Loss
+from minirnn.losses import CategoricalCrossentropy
 from minirnn.optimizers import Adam
 
 TEXT = Path(__file__).resolve().parent / "data" / "alice_in_wonderland_ch1-4.txt"
@@ -49,30 +52,9 @@ def read_text(path: Path = TEXT) -> str:
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
-    """log softmax over the last axis, shifted by the maximum so that exp never overflows."""
+    """log softmax over the last axis (for sampling), shifted by the maximum so that exp never overflows."""
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-class SoftmaxCrossEntropy(Loss):
-    """Mean cross-entropy of logits (..., V) against one-hot targets (..., V).
-
-        L = -(1/N) sum_n log softmax(z_n)[y_n],       dL/dz_n = (softmax(z_n) - onehot(y_n)) / N
-
-    minirnn.losses has only regression losses so far; this is the example's own, written as a ``Loss`` so
-    that ``Sequential.fit`` can use it.
-    """
-
-    name = "softmax_cross_entropy"
-
-    def value_and_grad(self, y_true, y_pred):
-        y_true = np.asarray(y_true, dtype=y_pred.dtype)
-        if y_true.shape != y_pred.shape:
-            raise ValueError(f"one-hot targets must have the logits' shape {y_pred.shape}; got {y_true.shape}")
-        log_p = log_softmax(y_pred)
-        n = y_pred.size // y_pred.shape[-1]
-        loss = -(y_true * log_p).sum() / n
-        return loss, (np.exp(log_p) - y_true) / y_pred.dtype.type(n)
 
 
 def sample(model: Sequential, vocab: str, prime: str, length: int, temperature: float,
@@ -137,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = Sequential([LSTM(args.units, return_sequences=True, input_shape=(T, V), seed=args.seed),
                         Dense(V, seed=args.seed + 1)])
-    model.compile(optimizer=Adam(learning_rate=3e-3, clipnorm=5.0), loss=SoftmaxCrossEntropy())
+    model.compile(optimizer=Adam(learning_rate=3e-3, clipnorm=5.0), loss=CategoricalCrossentropy(from_logits=True))
     bits = 1 / math.log(2)
 
     def report(epoch: int, logs: dict) -> None:

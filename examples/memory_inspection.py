@@ -41,13 +41,11 @@ from minirnn.inspection import trace  # noqa: E402
 FIGURE = Path(__file__).resolve().parent.parent / "docs" / "figures" / "memory_inspection.png"
 
 
-def memory_units(tr, markers: np.ndarray, k: int) -> np.ndarray:
-    """The k units whose |c_t - c_{t-1}| is largest at the markers relative to the other steps."""
-    c = np.concatenate([tr.initial_state["c"][:, None, :], tr["c"]], axis=1)   # (B, T + 1, H)
-    jump = np.abs(np.diff(c, axis=1))                                          # (B, T, H): |c_t - c_{t-1}|
-    at = jump[markers].mean(axis=0)                                            # markers: (B, T) bool
-    elsewhere = jump[~markers].mean(axis=0)
-    return np.argsort(-(at / (elsewhere + 1e-6)))[:k]
+def corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation over sequences (0 for a constant)."""
+    if a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=2500, help="training steps (default 2500)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--top", type=int, default=3, help="memory units to report (default 3)")
+    p.add_argument("--top", type=int, default=4, help="memory units to report (default 4)")
     p.add_argument("--out", type=Path, default=None, help=f"figure path (default {FIGURE}; none with --quick)")
     args = p.parse_args(argv)
     if args.out is None and not args.quick:  # a quick run must not overwrite the committed figure
@@ -75,25 +73,29 @@ def main(argv: list[str] | None = None) -> int:
 
     tr = trace(model, x_test)                         # every gate and state, (1000, T, H) each
     markers = x_test[:, :, 1] == 1                    # (B, T)
-    first = markers.argmax(axis=1)                    # t1 of each sequence
-    top = memory_units(tr, markers, args.top)
-    between = np.zeros_like(markers)                  # unmarked steps after the first marker
-    for b, t1 in enumerate(first):
-        between[b, t1 + 1:] = True
-    between &= ~markers
-    print(f"{'unit':>4}  {'i at markers':>12}  {'i elsewhere':>11}  {'f after t1':>10}  {'corr(c_T, y)':>12}")
+    rows = np.arange(len(x_test))
+    t1 = markers.argmax(axis=1)                       # 0-based steps of the two markers
+    t2 = args.T - 1 - markers[:, ::-1].argmax(axis=1)
+    u1 = x_test[rows, t1, 0]
+    steps = np.arange(args.T)
+    between = (steps > t1[:, None]) & (steps < t2[:, None])   # the unmarked steps between the markers
+    c, i, f = tr["c"], tr["i"], tr["f"]
+    # what a unit holds: its cell state just before the second marker against u_t1, and at the end against y
+    held = np.array([corr(c[rows, t2 - 1, j], u1) for j in range(args.units)])
+    final = np.array([corr(c[:, -1, j], y_test[:, 0]) for j in range(args.units)])
+    top = np.argsort(-np.abs(final))[:args.top]
+    print("the units whose final cell state c_T best predicts the target y = u_t1 + u_t2:")
+    print(f"{'unit':>4}  {'corr(c_T, y)':>12}  {'corr(c before t2, u_t1)':>23}  {'i at markers':>12}  "
+          f"{'i elsewhere':>11}  {'f between':>9}")
     for j in top:
-        i_at, i_else = tr["i"][:, :, j][markers].mean(), tr["i"][:, :, j][~markers].mean()
-        f_between = tr["f"][:, :, j][between].mean()
-        corr = np.corrcoef(tr["c"][:, -1, j], y_test[:, 0])[0, 1]
-        print(f"{j:4d}  {i_at:12.3f}  {i_else:11.3f}  {f_between:10.3f}  {corr:12.3f}")
-    print("(i, f: gate values in [0, 1], averaged over the test sequences; corr: over the 1000 sequences)")
-    c_all_corr = max(abs(np.corrcoef(tr["c"][:, -1, j], y_test[:, 0])[0, 1]) for j in range(args.units))
-    print(f"best single unit: |corr(c_T, u_t1 + u_t2)| = {c_all_corr:.3f}")
-    c = np.concatenate([tr.initial_state["c"][:, None, :], tr["c"]], axis=1)   # c[:, t] = c_t, t = 0 .. T
-    t1, j = first[0], top[0]
-    print(f"unit {j} on test sequence 0: c goes from {c[0, t1, j]:+.3f} to {c[0, t1 + 1, j]:+.3f} on reading "
-          f"the first marked value u = {x_test[0, t1, 0]:.3f} (step {t1 + 1}), and ends at {c[0, -1, j]:+.3f}")
+        print(f"{j:4d}  {final[j]:12.3f}  {held[j]:23.3f}  {i[:, :, j][markers].mean():12.3f}  "
+              f"{i[:, :, j][~markers].mean():11.3f}  {f[:, :, j][between].mean():9.3f}")
+    print("(correlations over the 1000 test sequences; gates averaged over them; 'between': unmarked steps "
+          "between the two markers)")
+    i_gap = i[markers].mean(axis=0) - i[~markers].mean(axis=0)   # per unit
+    print(f"input gates: {int((i_gap > 0.1).sum())} of {args.units} units open theirs by more than 0.1 at the "
+          f"markers (mean over all units {i[markers].mean():.3f} at the markers, {i[~markers].mean():.3f} "
+          f"elsewhere); forget gates between the markers average {f[between].mean():.3f}")
 
     if args.out is not None:
         if plot.available():
@@ -106,12 +108,13 @@ def main(argv: list[str] | None = None) -> int:
             plot.heatmap(axes[2], tr, "f", sample=b, markers=marks, title="forget gate f_t")
             ax = axes[3]
             j = top[0]
+            label = f"corr(c_T, y) = {final[j]:+.2f}"
             t = np.arange(1, args.T + 1)
             for s in range(5):
                 line, = ax.plot(t, tr["c"][s, :, j], lw=1.2)
                 m = np.flatnonzero(markers[s])
                 ax.plot(m + 1, tr["c"][s, m, j], "o", color=line.get_color(), ms=5)
-            ax.set_title(f"unit {j}'s c_t on five sequences (dots: the marked steps)")
+            ax.set_title(f"unit {j}'s cell state on five sequences (dots: the marked steps; {label})")
             ax.set_xlabel("step t")
             ax.set_ylabel("c_t")
             print(f"figure: {plot.save(fig, args.out)}")
