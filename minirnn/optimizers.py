@@ -134,6 +134,14 @@ class Optimizer:
     def update(self, k: int, w: Array, g: Array) -> None:
         raise NotImplementedError
 
+    def _work_arrays(self, k: int, w: Array, n: int = 2) -> list[Array]:
+        """n work arrays shaped like parameter k, made once and reused at every step (not state)."""
+        work = self.__dict__.setdefault("_work", {})
+        arrays = work.get(k)
+        if arrays is None or len(arrays) < n or arrays[0].shape != w.shape or arrays[0].dtype != w.dtype:
+            arrays = work[k] = [np.empty_like(w) for _ in range(n)]
+        return arrays
+
     def get_config(self) -> dict:
         lr = schedules.serialize(self.schedule) if self.schedule is not None else self.learning_rate
         return {"name": self.name, "learning_rate": lr, "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
@@ -219,18 +227,38 @@ class Adam(Optimizer):
     def v(self) -> list[Array]:
         return self.slots.get("v", [])
 
+    def _alpha(self, dtype: np.dtype):
+        """lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), in the variable's dtype as Keras computes it; once per step."""
+        key = (self.iterations, self.learning_rate, dtype)
+        cached = self.__dict__.get("_alpha_cache")
+        if cached is None or cached[0] != key:
+            f = dtype.type
+            t = f(self.iterations)
+            b1_power, b2_power = np.power(f(self.beta_1), t), np.power(f(self.beta_2), t)
+            cached = self._alpha_cache = (key, f(self.learning_rate) * np.sqrt(f(1) - b2_power) / (f(1) - b1_power))
+        return cached[1]
+
     def update(self, k, w, g):
         f = w.dtype.type
         m, v = self.slots["m"][k], self.slots["v"][k]
-        t = f(self.iterations)
-        # Keras computes the bias corrections in the variable's dtype
-        b1_power, b2_power = np.power(f(self.beta_1), t), np.power(f(self.beta_2), t)
-        alpha = f(self.learning_rate) * np.sqrt(f(1) - b2_power) / (f(1) - b1_power)
-        m += (g - m) * f(1 - self.beta_1)
-        v += (g * g - v) * f(1 - self.beta_2)
+        alpha = self._alpha(w.dtype)
+        # Keras's operations in Keras's order (so float32 results are identical), written into two work
+        # arrays kept per parameter instead of fresh temporaries: a step allocates nothing.
+        a, b = self._work_arrays(k, w)
+        np.subtract(g, m, out=a)
+        a *= f(1 - self.beta_1)
+        m += a  # m += (g - m) * (1 - beta_1)
+        np.multiply(g, g, out=a)
+        a -= v
+        a *= f(1 - self.beta_2)
+        v += a  # v += (g^2 - v) * (1 - beta_2)
         if self.amsgrad:
             v = np.maximum(self.slots["v_hat"][k], v, out=self.slots["v_hat"][k])
-        w -= (m * alpha) / (np.sqrt(v) + f(self.epsilon))
+        np.multiply(m, alpha, out=a)
+        np.sqrt(v, out=b)
+        b += f(self.epsilon)
+        a /= b
+        w -= a  # w -= (m * alpha) / (sqrt(v) + epsilon)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
