@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential
-from minirnn.gradcheck import check_model
+from minirnn.gradcheck import check_model, numerical_gradient, relative_error
 from minirnn.layers import GRU, LSTM, Dense, Masking, SimpleRNN
 
 F64 = {"dtype": "float64"}
@@ -60,3 +60,30 @@ def test_masked_models_gradients(layer, rng):
     y = rng.standard_normal((len(x), *model.output_shape()))
     report = check_model(model, x, y, input_gradient=False)
     assert report.passed, report
+
+
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_outputs_before_the_first_real_step_are_zeros_whatever_the_initial_state(return_sequences, rng):
+    """Keras's output at a padded step is the previous output, and there is none before the first real
+    step: zeros, even when a stateful layer (or initial_state) starts from a nonzero state."""
+    x = rng.standard_normal((3, 4, 2))
+    x[0, :2] = 0.0  # leading padding
+    x[1] = 0.0      # nothing real at all
+    mask = Masking(0.0).compute_mask(x, None)
+    layer = LSTM(3, return_sequences=return_sequences, seed=0, **F64)
+    h0 = [rng.standard_normal((3, 3)), rng.standard_normal((3, 3))]
+    y, cache = layer.forward(layer.prepare_input(x), mask=mask, initial_state=h0)
+    if return_sequences:
+        assert not y[0, :2].any() and y[0, 2:].all() and not y[1].any() and y[2].all()
+    else:
+        assert y[0].all() and not y[1].any() and y[2].all()
+
+    def loss():
+        out, _ = layer.forward(x, mask=mask, initial_state=h0)
+        return float(np.sum(np.sin(out)))
+
+    g = layer.backward(cache, np.cos(y))
+    for name, w in layer.params.items():
+        assert relative_error(g.params[name], numerical_gradient(loss, w)) < 1e-7, name
+    for s, ds in zip(h0, g.initial_state):
+        assert relative_error(ds, numerical_gradient(loss, s)) < 1e-7

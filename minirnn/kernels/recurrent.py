@@ -600,7 +600,8 @@ def recurrent_forward(
       (already scaled by 1/(1-rate)) drawn once per sequence and applied at every step to x_t and to
       h_{t-1} in the recurrent product (one per gate block when k masks are given);
     * ``step_mask`` (B, T) bool, False where a step is padding: there the states are carried
-      through unchanged, and the output repeats the previous one (zeros if ``zero_output_for_mask``);
+      through unchanged, and the output repeats the previous output (zeros before the first real
+      step, whatever the initial state; zeros at every padded step if ``zero_output_for_mask``);
     * ``go_backwards``: process time reversed; outputs come in processing order (not flipped back).
     """
     H = _check_weights(cell, x, kernel, recurrent_kernel, bias, recurrent_bias)
@@ -656,8 +657,13 @@ def recurrent_forward(
                 np.copyto(buf[name][t + 1], buf[name][t], where=~padded[t])
 
     outputs = buf["h"][1:]
-    if padded is not None and zero_output_for_mask:
-        outputs = outputs * padded
+    if padded is not None:
+        # Keras's output at a padded step is the previous *output*, which is zeros before the first real
+        # step (not the initial state, which matters for a stateful layer), or always zeros.
+        shown = padded if zero_output_for_mask else np.logical_or.accumulate(padded, axis=0)
+        if not shown.all():
+            buf["output_mask"] = shown
+            outputs = outputs * shown
     final_states = [buf[name][T].copy() for name in cell.state_names]
     cache = RecurrentCache(cell, kernel, U, bias is not None, buf, go_backwards=go_backwards,
                            zero_output_for_mask=zero_output_for_mask)
@@ -700,8 +706,8 @@ def recurrent_backward(
         if np.shape(d_outputs) != (B, T, H):
             raise ValueError(f"d_outputs must have shape {(B, T, H)}; got {np.shape(d_outputs)}")
         d_seq = np.ascontiguousarray(np.transpose(d_outputs, (1, 0, 2)), dtype=dtype)
-        if padded is not None and cache.zero_output_for_mask:
-            d_seq *= padded  # a zeroed output passes no gradient
+        if "output_mask" in buf:
+            d_seq *= buf["output_mask"]  # a zeroed output passes no gradient
 
     dZ = np.empty((T, B, G), dtype)
     # A contiguous transposed copy, made once: matmul into out= with a transposed view is slow.

@@ -136,6 +136,7 @@ class RNN(Layer):
             out = seq
         elif self._last_output_masked(rcache):
             # Keras's last output is the last step's masked output: zeros when that step is padding
+            # (zero_output_for_mask) or when no step was real
             out = seq[:, -1]
         else:
             out = final[0]
@@ -154,7 +155,7 @@ class RNN(Layer):
 
     @staticmethod
     def _last_output_masked(cache) -> bool:
-        return cache.zero_output_for_mask and "step_mask" in cache.buffers
+        return "output_mask" in cache.buffers  # set by recurrent_forward when some output is zeroed
 
     def reset_states(self, states: Sequence[Any] | None = None) -> None:
         """Forget the carried state of a stateful layer (or set it to ``states``)."""
