@@ -7,18 +7,22 @@ Train an LSTM on the adding problem (T = 50; see adding_problem.py), then record
     c_t = f_t * c_{t-1} + i_t * g_t
 
 To remember the first marked value u_{t1} until the end, a unit must write it at t1 (input gate i open,
-candidate g depending on u_{t1}), keep it (forget gate f near 1, input gate nearly shut on the unmarked
-steps in between), and add the second value at t2. The script finds the "memory units" as those whose cell
-state changes most at the markers compared with the other steps, and prints for them: the input gate at the
-markers against elsewhere, the forget gate on the unmarked steps, and how well the final cell state
-predicts the target u_{t1} + u_{t2} (correlation over 1000 test sequences).
+candidate g depending on u_{t1}), keep it while the unmarked steps go by, and add the second value at t2.
+The script ranks the units by how well their final cell state c_T predicts the target u_{t1} + u_{t2}
+(correlation over 1000 test sequences) and prints, for the best ones: that correlation, the correlation of
+the cell state just before the second marker with u_{t1} (what it holds while waiting), the input gate at
+the markers against elsewhere, and the forget gate between the markers.
 
-Expected result (defaults, a few minutes on 2 cores; the exact numbers depend on the seed): the LSTM's test
-MSE falls far below 1/6; a few units do the remembering, with their input gates clearly more open at the
-markers than elsewhere, forget gates close to 1 between the markers, and a final cell state whose
-correlation with the target is close to +-1. The figure (docs/figures/memory_inspection.png) shows the heat
-map of c_t for one sequence (dashed lines at the markers: the memory units step there and then hold
-still), the input and forget gates, and the best memory unit's c_t for several sequences.
+Expected result (defaults: 2500 training steps, about 3 minutes on an idle 2-core machine). Measured with
+seed 0 (test MSE 0.0035, against 0.168 for always answering 1): the final cell states of four units each
+correlate 0.94 to 0.96 (in absolute value) with the target, and just before the second marker 0.69 to 0.74
+with the first marked value: the memory is spread over several units rather than kept in one. The input
+gates of 13 of the 32 units open at the markers (by more than 0.1; 0.76 against 0.46 for the best unit).
+The forget gates are not the textbook 1 but about 0.75 between the markers, so c alone would lose most of the
+value within ten steps: it is written back at every step through the recurrent connections (h_{t-1} feeds
+the candidate g_t). The figure
+(docs/figures/memory_inspection.png) shows the heat maps of c_t, i_t and f_t for one sequence (dashed lines
+at the markers; the input gates light up there) and the best unit's c_t on five sequences.
 
     python examples/memory_inspection.py           # train, inspect, write the figure
     python examples/memory_inspection.py --quick   # a few seconds: checks the script runs, proves nothing
