@@ -91,6 +91,16 @@ class Bidirectional(Layer):
     def compute_mask(self, x: Array, mask: Array | None) -> Array | None:
         return mask if self.return_sequences else None
 
+    @property
+    def stateful(self) -> bool:
+        """Whether the wrapped layers carry their states from call to call (as Keras's wrapper reports)."""
+        return self.forward_layer.stateful
+
+    def reset_states(self) -> None:
+        """Forget the carried states of both directions (so that ``Sequential.reset_states`` reaches them)."""
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
+
     def _align(self, y: Array) -> Array:
         return y[:, ::-1] if self.return_sequences else y
 
