@@ -53,6 +53,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import activations
+from . import blas_threads
 
 Array = np.ndarray
 
@@ -630,11 +631,6 @@ def recurrent_forward(
             step_mask = step_mask[:, ::-1]
         buf["step_mask"] = np.ascontiguousarray(step_mask.T)[:, :, None]  # (T, B, 1), broadcasts over units
 
-    # One matmul for the input projection of every time step (the loop then adds only h @ U).
-    z = block_matmul(buf["x"], kernel.astype(dtype, copy=False), in_mask, np.empty((T, B, G), dtype))
-    if bias is not None:
-        z += bias
-    buf["z"] = z
     for k, name in enumerate(cell.state_names):
         states = np.empty((T + 1, B, H), dtype)
         if initial_states is None:
@@ -650,11 +646,18 @@ def recurrent_forward(
     U = np.ascontiguousarray(recurrent_kernel, dtype=dtype)
     scratch = cell.scratch_buffers(B, H, dtype)
     padded = buf.get("step_mask")
-    for t in range(T):
-        cell.step_forward(t, buf, U, scratch)
-        if padded is not None and not padded[t].all():
-            for name in cell.state_names:  # a padded step carries every state through unchanged
-                np.copyto(buf[name][t + 1], buf[name][t], where=~padded[t])
+    # Small per-step products run on one BLAS thread: see minirnn.kernels.blas_threads for why.
+    with blas_threads.limited(blas_threads.is_small(B, H, G)):
+        # One matmul for the input projection of every time step (the loop then adds only h @ U).
+        z = block_matmul(buf["x"], kernel.astype(dtype, copy=False), in_mask, np.empty((T, B, G), dtype))
+        if bias is not None:
+            z += bias
+        buf["z"] = z
+        for t in range(T):
+            cell.step_forward(t, buf, U, scratch)
+            if padded is not None and not padded[t].all():
+                for name in cell.state_names:  # a padded step carries every state through unchanged
+                    np.copyto(buf[name][t + 1], buf[name][t], where=~padded[t])
 
     outputs = buf["h"][1:]
     if padded is not None:
@@ -721,32 +724,33 @@ def recurrent_backward(
     # back by its steps while still in cache (measured ~2x faster than all T steps at once at H = 128).
     block = max(1, _BLOCK_BYTES // (B * G * dtype.itemsize))
     start = T
-    for t in range(T - 1, -1, -1):
-        if t < start:
-            start = max(0, t + 1 - block)
-            cell.prepare_backward(buf, scratch, start, t + 1)
-        if d_outputs is not None:
-            d_states[0] += d_seq[t]
-        if record_dh:
-            dh_over_time[t] = d_states[0]
-        skip = None if padded is None or padded[t].all() else ~padded[t]
-        if skip is not None:
-            carried = [d.copy() for d in d_states]
-        cell.step_backward(t, buf, d_states, dZ[t], UT, scratch)
-        if skip is not None:
-            # a padded step was the identity on the states: its gradient passes straight through
-            for d, c in zip(d_states, carried):
-                np.copyto(d, c, where=skip)
-            for arr in (dZ, *time_buffers.values()):
-                np.copyto(arr[t], 0, where=skip)
+    with blas_threads.limited(blas_threads.is_small(B, H, G)):  # as in recurrent_forward
+        for t in range(T - 1, -1, -1):
+            if t < start:
+                start = max(0, t + 1 - block)
+                cell.prepare_backward(buf, scratch, start, t + 1)
+            if d_outputs is not None:
+                d_states[0] += d_seq[t]
+            if record_dh:
+                dh_over_time[t] = d_states[0]
+            skip = None if padded is None or padded[t].all() else ~padded[t]
+            if skip is not None:
+                carried = [d.copy() for d in d_states]
+            cell.step_backward(t, buf, d_states, dZ[t], UT, scratch)
+            if skip is not None:
+                # a padded step was the identity on the states: its gradient passes straight through
+                for d, c in zip(d_states, carried):
+                    np.copyto(d, c, where=skip)
+                for arr in (dZ, *time_buffers.values()):
+                    np.copyto(arr[t], 0, where=skip)
 
-    # Weight gradients summed over time, each one matmul over all T*B rows.
-    kernel = cache.kernel.astype(dtype, copy=False)
-    d_kernel = block_weight_grad(buf["x"], buf.get("in_mask"), dZ)
-    d_recurrent, d_recurrent_bias = cell.recurrent_gradients(buf, dZ, scratch)
-    d_bias = dZ.reshape(T * B, G).sum(axis=0) if cache.use_bias else None
-    dx = block_matmul_backward(dZ, np.ascontiguousarray(kernel.T), buf.get("in_mask"),
-                               np.empty(buf["x"].shape, dtype)).transpose(1, 0, 2)
+        # Weight gradients summed over time, each one matmul over all T*B rows.
+        kernel = cache.kernel.astype(dtype, copy=False)
+        d_kernel = block_weight_grad(buf["x"], buf.get("in_mask"), dZ)
+        d_recurrent, d_recurrent_bias = cell.recurrent_gradients(buf, dZ, scratch)
+        d_bias = dZ.reshape(T * B, G).sum(axis=0) if cache.use_bias else None
+        dx = block_matmul_backward(dZ, np.ascontiguousarray(kernel.T), buf.get("in_mask"),
+                                   np.empty(buf["x"].shape, dtype)).transpose(1, 0, 2)
     if cache.go_backwards:
         dx = dx[:, ::-1]
     return RecurrentGrads(np.ascontiguousarray(dx), d_states, d_kernel, d_recurrent, d_bias, dh_over_time,

@@ -1,0 +1,69 @@
+"""minirnn.kernels.blas_threads: small products run on one OpenBLAS thread, and the count comes back."""
+
+import sys
+
+import numpy as np
+
+from minirnn.kernels import blas_threads, lstm_backward, lstm_forward
+
+
+def _uses_openblas_on_linux() -> bool:
+    blas = np.__config__.CONFIG.get("Build Dependencies", {}).get("blas", {})
+    return sys.platform.startswith("linux") and "openblas" in str(blas.get("name", "")).lower()
+
+
+def _counts(controls):
+    return [get() for get, _ in controls]
+
+
+def test_limited_sets_one_thread_and_restores_nested_counts(monkeypatch):
+    controls = blas_threads._find_controls()
+    if not _uses_openblas_on_linux():
+        # nothing to control: the context manager must still be a harmless no-op
+        with blas_threads.limited(True):
+            assert np.ones((2, 2)) @ np.ones((2, 2)) is not None
+        return
+    assert controls, "NumPy's OpenBLAS should be found in /proc/self/maps"
+    for _, set_ in controls:
+        set_(2)
+    monkeypatch.setattr(blas_threads, "ENABLED", True)
+    try:
+        with blas_threads.limited(True):
+            assert _counts(controls) == [1] * len(controls)
+            with blas_threads.limited(True):
+                assert _counts(controls) == [1] * len(controls)
+            assert _counts(controls) == [1] * len(controls)  # the outer block still holds
+        assert _counts(controls) == [2] * len(controls)
+        with blas_threads.limited(False):
+            assert _counts(controls) == [2] * len(controls)
+        monkeypatch.setattr(blas_threads, "ENABLED", False)
+        with blas_threads.limited(True):
+            assert _counts(controls) == [2] * len(controls)
+    finally:
+        for (_, set_), n in zip(controls, [2] * len(controls)):
+            set_(n)
+
+
+def test_restored_after_an_exception_inside(monkeypatch):
+    monkeypatch.setattr(blas_threads, "ENABLED", True)
+    controls = blas_threads._find_controls()
+    before = _counts(controls)
+    try:
+        with blas_threads.limited(True):
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert _counts(controls) == before
+    assert blas_threads._depth == 0
+
+
+def test_small_product_rule_and_kernels_leave_counts_unchanged():
+    assert blas_threads.is_small(32, 50, 200)           # the founding program's per-step product
+    assert not blas_threads.is_small(64, 512, 2048)     # a large layer keeps every thread
+    controls = blas_threads._find_controls()
+    before = _counts(controls)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 2))
+    y, _, cache = lstm_forward(x, rng.standard_normal((2, 12)), rng.standard_normal((3, 12)), np.zeros(12))
+    lstm_backward(cache, np.ones_like(y))
+    assert _counts(controls) == before
