@@ -41,6 +41,7 @@ from . import callbacks as callbacks_mod
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
+from .kernels import blas_threads
 from .layers.base import Layer, as_float_array, check_positive_int
 from .layers.recurrent import RNN
 
@@ -336,42 +337,46 @@ class Sequential:
         n_batches = -(-n // batch_size)
         cbs.on_train_begin({})
         logs: dict[str, float] = {}
-        for epoch in range(initial_epoch, epochs):
-            # per-epoch generators from (seed, epoch) only, so that training can resume at any epoch
-            shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(
-                root.entropy, spawn_key=(*root.spawn_key, epoch)).spawn(2))
-            start_time = time.perf_counter()
-            cbs.on_epoch_begin(epoch, {})
-            if verbose == 1:
-                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
-            order = shuffle_rng.permutation(n) if shuffle else None
-            total, seen = 0.0, 0
-            tracker = metrics_mod.MeanTracker(resolved)
-            for b in range(n_batches):
-                cbs.on_train_batch_begin(b, {})
-                sl = slice(b * batch_size, (b + 1) * batch_size)
-                idx = order[sl] if order is not None else sl
-                xb, yb = x[idx], y[idx]
-                loss = self._train_step(xb, yb, dropout_rng, f"epoch {epoch + 1}, batch {b + 1}", tracker)
-                total += loss * len(xb)
-                seen += len(xb)
-                logs = {"loss": total / seen, **tracker.result()}
+        # small recurrent layers: one BLAS thread for the whole run (minirnn.kernels.blas_threads)
+        with self._blas_threads(batch_size):
+            for epoch in range(initial_epoch, epochs):
+                # per-epoch generators from (seed, epoch) only, so that training can resume at any epoch
+                shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(
+                    root.entropy, spawn_key=(*root.spawn_key, epoch)).spawn(2))
+                start_time = time.perf_counter()
+                cbs.on_epoch_begin(epoch, {})
                 if verbose == 1:
-                    _progress(b + 1, n_batches, logs, start_time)
-                cbs.on_train_batch_end(b, dict(logs))
+                    print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+                xs, ys = x, y
+                if shuffle:  # one gather per epoch in the epoch's order; every batch is then a view, not a copy
+                    order = shuffle_rng.permutation(n)
+                    xs, ys = x[order], y[order]
+                total, seen = 0.0, 0
+                tracker = metrics_mod.MeanTracker(resolved)
+                for b in range(n_batches):
+                    cbs.on_train_batch_begin(b, {})
+                    sl = slice(b * batch_size, (b + 1) * batch_size)
+                    xb, yb = xs[sl], ys[sl]
+                    loss = self._train_step(xb, yb, dropout_rng, f"epoch {epoch + 1}, batch {b + 1}", tracker)
+                    total += loss * len(xb)
+                    seen += len(xb)
+                    logs = {"loss": total / seen, **tracker.result()}
+                    if verbose == 1:
+                        _progress(b + 1, n_batches, logs, start_time)
+                    cbs.on_train_batch_end(b, dict(logs))
+                    if self.stop_training:
+                        break
+                if x_val is not None:
+                    logs.update({f"val_{k}": v for k, v in self._evaluate(x_val, y_val, batch_size).items()})
+                history.append(epoch, logs)
+                if verbose:
+                    took = time.perf_counter() - start_time
+                    text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                    prefix = "" if verbose == 1 else f"Epoch {epoch + 1}/{epochs} - "
+                    print(f"\r{prefix}{n_batches}/{n_batches} - {took:.2f}s - {text}", file=sys.stdout, flush=True)
+                cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
-            if x_val is not None:
-                logs.update({f"val_{k}": v for k, v in self._evaluate(x_val, y_val, batch_size).items()})
-            history.append(epoch, logs)
-            if verbose:
-                took = time.perf_counter() - start_time
-                text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                prefix = "" if verbose == 1 else f"Epoch {epoch + 1}/{epochs} - "
-                print(f"\r{prefix}{n_batches}/{n_batches} - {took:.2f}s - {text}", file=sys.stdout, flush=True)
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
         cbs.on_train_end(dict(logs))
         return history
 
@@ -401,8 +406,17 @@ class Sequential:
         """The model's outputs for x, computed in batches with dropout off."""
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
         x = self._check_x(x)
-        outs = [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)]
+        with self._blas_threads(batch_size):
+            outs = [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)]
         return np.concatenate(outs, axis=0)
+
+    def _blas_threads(self, batch_size: int):
+        """A context: one BLAS thread if every recurrent layer's per-step product is small (see
+        ``minirnn.kernels.blas_threads``). The kernels limit themselves too; doing it once around a whole
+        loop saves switching the thread count twice per batch."""
+        rnns = [layer for layer in self.layers if isinstance(layer, RNN) and layer.built]
+        return blas_threads.limited(bool(rnns) and all(
+            blas_threads.is_small(batch_size, r.units, r.make_cell().gates * r.units) for r in rnns))
 
     def _inference(self, x: Array, offset: int = 0, return_mask: bool = False):
         """Forward pass with dropout off (with ``return_mask``: ``(y, output step mask)``); NaN or Inf is
