@@ -52,6 +52,7 @@ def test_founding_architecture_and_cell_choice():
     assert [type(layer).__name__ for layer in model.layers] == ["LSTM", "Dropout", "Dense"]
     assert model.layers[0].units == 50 and model.layers[0].activation == "relu" and model.layers[1].rate == 0.2
     assert type(build_model(12, 8, "simple_rnn").layers[0]).__name__ == "SimpleRNN"
+    assert type(build_model(12, 8, "gru").layers[0]).__name__ == "GRU"
     with pytest.raises(ValueError, match="cell must be one of"):
         build_model(12, cell="transformer")
 
