@@ -3,16 +3,20 @@
 TensorFlow/Keras and PyTorch are optional extras (``pip install minirnn[tf]``, ``minirnn[torch]``):
 this module imports them only inside the functions that need them.
 
-Keras (``from_keras`` / ``to_keras``): a ``keras.Sequential`` of SimpleRNN, LSTM, GRU, Dense and
-Dropout layers and a minirnn ``Sequential`` store the same arrays in the same order and shapes
+Keras (``from_keras`` / ``to_keras``): a ``keras.Sequential`` of SimpleRNN, LSTM, GRU, Dense, Dropout,
+Masking, Bidirectional (any merge mode, around SimpleRNN/LSTM/GRU) and TimeDistributed (around Dense or
+Dropout) layers and a minirnn ``Sequential`` store the same arrays in the same order and shapes
 (SimpleRNN: kernel (D, H), recurrent_kernel (H, H), bias (H,); LSTM: kernel (D, 4H),
 recurrent_kernel (H, 4H), bias (4H,), gate blocks i, f, c, o; GRU: kernel (D, 3H), recurrent_kernel
-(H, 3H), bias (2, 3H) with reset_after=True or (3H,), blocks z, r, h; Dense: kernel (D, U), bias (U,)),
-so the conversion copies the config (units, activation, recurrent_activation, use_bias,
-unit_forget_bias, reset_after, return_sequences, go_backwards, rate, dtype, name, the input shape)
-and the weights unchanged. Options the conversion does not carry (RNN dropout and
-recurrent_dropout, stateful, return_state, regularizers, constraints, frozen layers, mixed precision)
-raise ``ValueError`` rather than silently computing something else.
+(H, 3H), bias (2, 3H) with reset_after=True or (3H,), blocks z, r, h; Dense: kernel (D, U), bias (U,);
+a wrapper: its wrapped layers' arrays, Bidirectional's forward layer first), so the conversion copies
+the config (units, activations, use_bias, unit_forget_bias, reset_after, return_sequences,
+go_backwards, dropout, recurrent_dropout, stateful, zero_output_for_mask, seeds, rate, mask_value,
+merge_mode, dtype, name, the input shape; one table entry per layer type, wrapped layers through
+the same table) and the weights unchanged. Options the conversion does not carry (return_state,
+regularizers, constraints, frozen layers, mixed precision) raise ``ValueError`` rather than silently
+computing something else. Random draws (initializers, dropout masks) cannot agree across frameworks;
+``set_keras_dropout_masks`` makes a Keras RNN layer use given masks, for comparisons.
 
 PyTorch (``to_torch_state_dict`` / ``from_torch_state_dict``), for one recurrent layer, with
 torch's ``batch_first=True`` modules ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU`` (one layer, one direction):
@@ -55,7 +59,7 @@ import numpy as np
 
 from . import initializers
 from .layers import LAYERS
-from .layers.base import Layer
+from .layers.base import Layer, check_positive_int
 from .layers.recurrent import RNN
 from .model import Sequential
 
@@ -68,27 +72,38 @@ Array = np.ndarray
 class _KerasSpec:
     """How one layer type maps between Keras and minirnn (the class name is the same in both).
 
-    ``keys``: config entries copied as they are (same name and meaning in both);
+    ``keys``: config entries copied as they are (same name and meaning in both; read from the Keras
+    config, written as the minirnn layer's attributes of that name);
     ``required``: Keras options minirnn does not implement, with the only value it can match;
-    ``initializers``: initializer config entries, carried over when both sides know the initializer.
+    ``initializers``: initializer config entries, carried over when both sides know the initializer;
+    ``wrapped``: for wrappers, (constructor argument, attribute) of each wrapped layer, the same in both
+    (the wrapped layers convert through this table too).
     """
 
-    keys: tuple[str, ...]
+    keys: tuple[str, ...] = ()
     required: tuple[tuple[str, Any], ...] = ()
     initializers: tuple[str, ...] = ()
+    wrapped: tuple[tuple[str, str], ...] = ()
 
 
-_RNN_KEYS = ("units", "activation", "use_bias", "return_sequences", "go_backwards")
-_RNN_REQUIRED = (("return_state", False), ("stateful", False), ("dropout", 0.0), ("recurrent_dropout", 0.0))
+_RNN_KEYS = ("units", "activation", "use_bias", "return_sequences", "go_backwards", "dropout", "recurrent_dropout",
+             "stateful", "zero_output_for_mask")
+_RNN_REQUIRED = (("return_state", False),)
 _RNN_INITIALIZERS = ("kernel_initializer", "recurrent_initializer", "bias_initializer")
 
 # One entry per layer type; a new minirnn layer with Keras's layout is one more line.
 _KERAS_SPECS: dict[str, _KerasSpec] = {
     "SimpleRNN": _KerasSpec(_RNN_KEYS, _RNN_REQUIRED, _RNN_INITIALIZERS),
-    "LSTM": _KerasSpec(_RNN_KEYS + ("recurrent_activation", "unit_forget_bias"), _RNN_REQUIRED, _RNN_INITIALIZERS),
-    "GRU": _KerasSpec(_RNN_KEYS + ("recurrent_activation", "reset_after"), _RNN_REQUIRED, _RNN_INITIALIZERS),
+    # Keras's SimpleRNN does not serialize its (dropout) seed; LSTM and GRU do
+    "LSTM": _KerasSpec(_RNN_KEYS + ("recurrent_activation", "unit_forget_bias", "seed"), _RNN_REQUIRED,
+                       _RNN_INITIALIZERS),
+    "GRU": _KerasSpec(_RNN_KEYS + ("recurrent_activation", "reset_after", "seed"), _RNN_REQUIRED, _RNN_INITIALIZERS),
     "Dense": _KerasSpec(("units", "activation", "use_bias"), (), ("kernel_initializer", "bias_initializer")),
     "Dropout": _KerasSpec(("rate", "seed"), (("noise_shape", None),)),
+    "Masking": _KerasSpec(("mask_value",)),
+    "Bidirectional": _KerasSpec(("merge_mode",), wrapped=(("layer", "forward_layer"),
+                                                          ("backward_layer", "backward_layer"))),
+    "TimeDistributed": _KerasSpec(wrapped=(("layer", "layer"),)),
 }
 
 # Keras initializer class name <-> minirnn initializer name (GlorotUniform <-> glorot_uniform, ...)
@@ -116,10 +131,42 @@ def _initializer_from_keras(value: Any) -> str | None:
     return None
 
 
+def _layer_from_keras(klayer: Any, where: str, input_shape: tuple | None = None) -> Layer:
+    """The minirnn layer (unbuilt) with ``klayer``'s config; wrapped layers convert recursively."""
+    kind = type(klayer).__name__
+    spec = _spec(kind, where)
+    config = klayer.get_config()
+    problems = [f"{key}={config.get(key)!r} (minirnn supports only {value!r})"
+                for key, value in spec.required if config.get(key, value) != value]
+    problems += [f"{key}={value!r} (minirnn has none)" for key, value in config.items()
+                 if key.endswith(("_regularizer", "_constraint")) and value is not None]
+    if not config.get("trainable", True):
+        problems.append("trainable=False (minirnn trains every layer)")
+    policy = klayer.dtype_policy
+    if policy.compute_dtype != policy.variable_dtype or policy.variable_dtype not in ("float32", "float64"):
+        problems.append(f"dtype policy {policy.name!r} (minirnn supports float32 and float64)")
+    if problems:
+        raise ValueError(f"{where} cannot be converted: {'; '.join(problems)}")
+    kwargs = {key: config[key] for key in spec.keys}
+    for key in spec.initializers:
+        name = _initializer_from_keras(config.get(key))
+        if name is not None:
+            kwargs[key] = name
+    for arg, attr in spec.wrapped:
+        inner = getattr(klayer, attr)
+        kwargs[arg] = _layer_from_keras(inner, f"{where}, wrapped {attr} ({inner.name!r})")
+    kwargs.update(name=klayer.name, dtype=policy.variable_dtype)
+    if input_shape is not None:
+        kwargs["input_shape"] = input_shape
+    return LAYERS[kind](**kwargs)
+
+
 def from_keras(model: Any) -> Sequential:
     """A minirnn ``Sequential`` with the layers, config and weights of a built ``keras.Sequential``.
 
-    Shapes: the input shape is taken from the Keras model; weights are copied unchanged (same layout).
+    Shapes: the input shape is taken from the Keras model; weights are copied unchanged (same layout;
+    a wrapper's weights are those of its wrapped layers, Bidirectional's forward ones first). A stateful
+    Keras layer's current (nonzero) states become the minirnn layer's carried ``states``.
 
     Example (with the ``tf`` extra; tests/test_parity_tf.py runs it):
 
@@ -134,42 +181,48 @@ def from_keras(model: Any) -> Sequential:
     if not model.built or not model.inputs:
         raise ValueError("model must be built: give it a keras.Input(shape) first or call it on data")
     input_shape = tuple(model.inputs[0].shape[1:])
-    layers: list[tuple[Layer, list[Array]]] = []
-    for i, klayer in enumerate(model.layers):
-        kind = type(klayer).__name__
-        where = f"layer {i} ({klayer.name!r})"
-        spec = _spec(kind, where)
-        config = klayer.get_config()
-        problems = [f"{key}={config.get(key)!r} (minirnn supports only {value!r})"
-                    for key, value in spec.required if config.get(key, value) != value]
-        problems += [f"{key}={value!r} (minirnn has none)" for key, value in config.items()
-                     if key.endswith(("_regularizer", "_constraint")) and value is not None]
-        if not config.get("trainable", True):
-            problems.append("trainable=False (minirnn trains every layer)")
-        policy = klayer.dtype_policy
-        if policy.compute_dtype != policy.variable_dtype or policy.variable_dtype not in ("float32", "float64"):
-            problems.append(f"dtype policy {policy.name!r} (minirnn supports float32 and float64)")
-        if problems:
-            raise ValueError(f"{where} cannot be converted: {'; '.join(problems)}")
-        kwargs = {key: config[key] for key in spec.keys}
-        for key in spec.initializers:
-            name = _initializer_from_keras(config.get(key))
-            if name is not None:
-                kwargs[key] = name
-        kwargs.update(name=klayer.name, dtype=policy.variable_dtype)
-        if i == 0:
-            kwargs["input_shape"] = input_shape
-        layers.append((LAYERS[kind](**kwargs), klayer.get_weights()))
-    result = Sequential([layer for layer, _ in layers], name=model.name)
+    layers = [_layer_from_keras(klayer, f"layer {i} ({klayer.name!r})", input_shape if i == 0 else None)
+              for i, klayer in enumerate(model.layers)]
+    result = Sequential(layers, name=model.name)
     if not result.built:
         result.build(input_shape)
-    for layer, weights in layers:
-        layer.set_weights(weights)
+    for layer, klayer in zip(layers, model.layers):
+        layer.set_weights(klayer.get_weights())
+        for sub, ksub in _with_wrapped(layer, klayer):
+            if isinstance(sub, RNN) and sub.stateful and ksub.states is not None:
+                states = [np.asarray(s) for s in ksub.states]
+                if any(s.any() for s in states):
+                    sub.reset_states(states)
     return result
 
 
-def to_keras(model: Sequential) -> Any:
+def _layer_to_keras(layer: Layer, where: str) -> Any:
+    import keras
+
+    kind = type(layer).__name__
+    spec = _spec(kind, where)
+    kwargs = {key: getattr(layer, key) for key in spec.keys}
+    config = layer.get_config()
+    kwargs.update({key: config[key] for key in spec.initializers if isinstance(config.get(key), str)})
+    for arg, attr in spec.wrapped:
+        kwargs[arg] = _layer_to_keras(getattr(layer, attr), f"{where}, wrapped {attr}")
+    if layer.name is not None:
+        kwargs["name"] = layer.name
+    return getattr(keras.layers, kind)(dtype=layer.dtype.name, **kwargs)
+
+
+def _with_wrapped(layer: Any, klayer: Any):
+    """(layer, Keras layer) and, for wrappers, the pairs of wrapped layers, recursively."""
+    yield layer, klayer
+    for _, attr in _KERAS_SPECS[type(layer).__name__].wrapped:
+        yield from _with_wrapped(getattr(layer, attr), getattr(klayer, attr))
+
+
+def to_keras(model: Sequential, batch_size: int | None = None) -> Any:
     """A built ``keras.Sequential`` with the layers, config and weights of a built minirnn ``Sequential``.
+
+    Keras's stateful layers need a fixed batch size: ``batch_size``, by default that of the carried
+    states (which are copied over); without either, a model with a stateful layer is refused.
 
     Example (with the ``tf`` extra; tests/test_parity_tf.py runs it):
 
@@ -181,20 +234,54 @@ def to_keras(model: Sequential) -> Any:
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a minirnn Sequential; got {type(model).__name__}")
     model._require_built("to_keras")
-    klayers = []
-    for i, layer in enumerate(model.layers):
-        kind = type(layer).__name__
-        spec = _spec(kind, f"layer {i} ({layer.name!r})")
-        kwargs = {key: getattr(layer, key) for key in spec.keys}
-        config = layer.get_config()
-        kwargs.update({key: config[key] for key in spec.initializers if isinstance(config.get(key), str)})
-        klayers.append(getattr(keras.layers, kind)(name=layer.name, dtype=layer.dtype.name, **kwargs))
+    if batch_size is not None:
+        batch_size = check_positive_int("batch_size", batch_size)
+    klayers = [_layer_to_keras(layer, f"layer {i} ({layer.name!r})") for i, layer in enumerate(model.layers)]
+    pairs = [pair for layer, klayer in zip(model.layers, klayers) for pair in _with_wrapped(layer, klayer)]
+    carried = [(sub, ksub) for sub, ksub in pairs if isinstance(sub, RNN) and sub.states is not None]
+    if batch_size is None and carried:
+        batch_size = carried[0][0].states[0].shape[0]
+    if batch_size is None and any(isinstance(sub, RNN) and sub.stateful for sub, _ in pairs):
+        raise ValueError("the model has a stateful layer, and Keras needs its batch size: pass batch_size=")
+    for sub, _ in carried:
+        if sub.states[0].shape[0] != batch_size:
+            raise ValueError(f"{sub.describe()} carries states for batch size {sub.states[0].shape[0]}; "
+                             f"got batch_size={batch_size}")
     first = model.layers[0]
-    inputs = keras.Input(shape=first.built_input_shape, dtype=first.dtype.name)
+    inputs = keras.Input(batch_shape=(batch_size, *first.built_input_shape), dtype=first.dtype.name)
     kmodel = keras.Sequential([inputs, *klayers], name=model.name)
     for layer, klayer in zip(model.layers, klayers):
         klayer.set_weights(layer.get_weights())
+    for sub, ksub in carried:
+        for variable, state in zip(ksub.states, sub.states):
+            variable.assign(state)
     return kmodel
+
+
+def set_keras_dropout_masks(layer: Any, input_mask: Any = None, recurrent_mask: Any = None) -> None:
+    """Make a Keras SimpleRNN/LSTM/GRU layer use the given RNN dropout masks in its next call.
+
+    Shapes: minirnn's, as ``RNN.forward(dropout_masks=(input_mask, recurrent_mask))`` takes them: input
+    (k, B, D), recurrent (k, B, H), already scaled by 1/(1 - rate); k is 1, or one mask per gate block
+    when Keras draws one per gate (recurrent_dropout > 0). Keras's cell (``DropoutRNNCell``) caches
+    the masks it draws for one call and only draws when none is cached; this sets that cache, so the
+    next call (``training=True``) runs Keras's own step with these masks, then Keras clears it.
+    """
+    import keras
+
+    cell = layer.cell
+    count = getattr(cell, "dropout_mask_count", None)
+    for mask, attr in ((input_mask, "_dropout_mask"), (recurrent_mask, "_recurrent_dropout_mask")):
+        if mask is None:
+            setattr(cell, attr, None)
+            continue
+        mask = np.asarray(mask, dtype=cell.compute_dtype)
+        k = 1 if count is None else count
+        if mask.ndim != 3 or mask.shape[0] != k:
+            raise ValueError(f"{attr.strip('_')} for Keras layer {layer.name!r} must have shape (k={k}, batch, n); "
+                             f"got {mask.shape}")
+        tensors = [keras.ops.convert_to_tensor(m) for m in mask]
+        setattr(cell, attr, tensors[0] if count is None else tensors)
 
 
 def keras_loss_and_gradients(model: Any, x: Any, y: Any, loss: str = "mse",
@@ -202,8 +289,9 @@ def keras_loss_and_gradients(model: Any, x: Any, y: Any, loss: str = "mse",
     """Keras's ``(loss, [dL/dw for w in model.trainable_weights], dL/dx)``, by ``tf.GradientTape``.
 
     The Keras counterpart of minirnn's ``Sequential.loss_and_gradients(x, y, return_input_gradient=True)``;
-    ``loss`` is 'mse' or 'mae', reduced as Keras reduces it (mean per sample, then over the batch),
-    in the model's output dtype. Arrays are returned as NumPy arrays.
+    ``loss`` is 'mse' or 'mae', reduced as Keras reduces it (mean per sample, then over the batch;
+    when the output carries a step mask, as after ``Masking`` with return_sequences, only over the real
+    steps), in the model's output dtype. Arrays are returned as NumPy arrays.
     """
     import keras
     import tensorflow as tf
@@ -216,7 +304,7 @@ def keras_loss_and_gradients(model: Any, x: Any, y: Any, loss: str = "mse",
     yt = tf.constant(np.asarray(y), dtype=model.layers[-1].compute_dtype)
     with tf.GradientTape() as tape:
         tape.watch(xt)
-        value = loss_fn(yt, model(xt, training=training))
+        value = loss_fn(yt, model(xt, training=training))  # the loss reads the output's mask, as fit does
     *grads, dx = tape.gradient(value, [*model.trainable_weights, xt])
     return float(value), [g.numpy() for g in grads], dx.numpy()
 

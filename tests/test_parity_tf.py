@@ -246,8 +246,8 @@ def test_to_keras_predicts_what_minirnn_predicts():
 
 
 @pytest.mark.parametrize("layer, message", [
-    (lambda: keras.layers.LSTM(3, recurrent_dropout=0.1), "recurrent_dropout"),
-    (lambda: keras.layers.SimpleRNN(3, dropout=0.2), "dropout"),
+    (lambda: keras.layers.LSTM(3, return_state=True), "return_state"),
+    (lambda: keras.layers.GRU(3, recurrent_constraint="non_neg"), "recurrent_constraint"),
     (lambda: keras.layers.Dense(3, kernel_regularizer="l2"), "kernel_regularizer"),
     (lambda: keras.layers.Dense(3, dtype="mixed_float16"), "mixed_float16"),
     (lambda: keras.layers.Conv1D(3, 2), "no minirnn counterpart"),
