@@ -157,3 +157,23 @@ def test_trace_passes_a_masking_layers_mask_to_the_traced_layer():
     np.testing.assert_array_equal(tr["c"][0, 2], tr["c"][0, 1])
     np.testing.assert_array_equal(tr["c"][0, 3], tr["c"][0, 1])
     assert not np.array_equal(tr["c"][0, 1], tr["c"][0, 0])
+
+
+def test_plots_show_the_traced_values():
+    pytest.importorskip("matplotlib")
+    from minirnn import plot
+
+    tr = random_lstm().trace(np.random.default_rng(0).standard_normal((2, 6, 3)))
+    fig = plot.trace_heatmaps(tr, names=("i", "c"), sample=1, markers=[2])
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 2
+    np.testing.assert_array_equal(images[0].get_array(), tr["i"][1].T)     # (H, T): units down, time across
+    np.testing.assert_array_equal(images[1].get_array(), tr["c"][1].T)
+    assert images[0].get_clim() == (0.0, 1.0)                               # gates on a fixed [0, 1] scale
+    _, (ax,) = plot.figure(1, 1)
+    norms = np.array([1.0, 0.5, 0.25])
+    (line,) = plot.gradient_norms(ax, norms)
+    np.testing.assert_array_equal(line.get_ydata(), norms)
+    np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
+    with pytest.raises(ValueError, match="sample must be in"):
+        plot.heatmap(ax, tr, "c", sample=5)
