@@ -39,9 +39,12 @@ import os
 import threading
 from collections.abc import Iterator
 
-#: products (B, H) @ (H, G) with B * H * G below this many multiply-adds run on one BLAS thread
-#: (2**22: the per-step product of a 64-sequence batch with 128 LSTM units, (64, 128) @ (128, 512))
-SMALL_PRODUCT = 2 ** 22
+#: products (B, H) @ (H, G) with B * H * G below this many multiply-adds run on one BLAS thread:
+#: 2**24, a few milliseconds of work, e.g. (64, 256) @ (256, 1024). Below it a second thread saves at
+#: most ~1 ms per product on an idle machine but can cost a scheduler time slice (~4 ms) whenever the
+#: other core is busy; measured at (64, 128) @ (128, 512) x 100 per call: 1.27 s on 2 threads under load
+#: against ~0.13 s on one (benchmarks/RESULTS.md).
+SMALL_PRODUCT = 2 ** 24
 ENABLED = os.environ.get("MINIRNN_BLAS_THREADS", "").lower() != "keep"
 
 _lock = threading.Lock()
