@@ -404,7 +404,7 @@ def dropout_step(seed: int, rate: float = 0.2) -> bool:
             ("d input", dx, k_dx),
             *[(f"{n} after the step", w, kw) for n, w, kw in zip(names, model.get_weights(), kmodel.get_weights())]]
     ok = True
-    print(f"{'quantity':<52}{'max|d|':>10}{'rel':>10}")
+    print(f"{'quantity':<38}{'max|d|':>10}{'rel':>10}")
     for name, a, b in rows:
         rel = relative_error(a, b)
         ok &= rel <= TARGETS["float32"]
