@@ -9,10 +9,11 @@ What one call measures (every implementation does the same work, float32):
 Implementations (each one runs in its own worker process, so thread pools never meet):
 
     minirnn   minirnn.kernels.recurrent (recurrent_forward / recurrent_backward)
-    naive     benchmarks/naive_lstm.py: per-step NumPy as a first course writes it
+    naive     benchmarks/naive_lstm.py: per-step NumPy as a first course writes it (LSTM, SimpleRNN, GRU)
     floor     only the matrix products an RNN cannot avoid (see ``floor_step``): X @ kernel once, T products
               h @ recurrent_kernel, T products dz @ recurrent_kernel^T, and the three products over all steps
-              X^T dZ, H^T dZ, dZ kernel^T; no element-wise work at all
+              X^T dZ, H^T dZ, dZ kernel^T; no element-wise work at all; run under minirnn's BLAS thread
+              policy (minirnn.kernels.blas_threads: one thread when the per-step product is small)
     torch     torch.nn.LSTM / RNN / GRU on the CPU (when torch is installed)
     tf        keras.layers.LSTM / SimpleRNN / GRU under TensorFlow inside one tf.function (when installed)
 
@@ -70,6 +71,7 @@ def make_minirnn(cell, x, W, U, b):
 
     from minirnn.kernels import recurrent as rk
 
+    options = {}
     if cell == "lstm":
         c = rk.LSTMCell("tanh", "sigmoid")
     elif cell == "simplernn":
@@ -77,12 +79,13 @@ def make_minirnn(cell, x, W, U, b):
     else:
         if not hasattr(rk, "GRUCell"):
             raise NotImplementedError("minirnn has no GRU yet")
-        c = rk.GRUCell()
+        c = rk.GRUCell()  # Keras's default: reset_after=True, input and recurrent biases
+        b, options = b[0], {"recurrent_bias": b[1]}
     B, H = x.shape[0], U.shape[0]
     ones = np.ones((B, H), x.dtype)
 
     def run():
-        y, final, cache = rk.recurrent_forward(c, x, W, U, b)
+        y, final, cache = rk.recurrent_forward(c, x, W, U, b, **options)
         g = rk.recurrent_backward(cache, None, [ones] + [None] * (len(final) - 1))
         return final[0], g
 
@@ -102,10 +105,9 @@ def make_naive(cell, x, W, U, b):
     sys.path.insert(0, HERE)
     import naive_lstm
 
-    if cell == "gru":
-        raise NotImplementedError("no naive GRU")
     fwd, bwd = {"lstm": (naive_lstm.lstm_forward, naive_lstm.lstm_backward),
-                "simplernn": (naive_lstm.rnn_forward, naive_lstm.rnn_backward)}[cell]
+                "simplernn": (naive_lstm.rnn_forward, naive_lstm.rnn_backward),
+                "gru": (naive_lstm.gru_forward, naive_lstm.gru_backward)}[cell]
     B, T, _ = x.shape
     H = U.shape[0]
     h0 = np.zeros((B, H), x.dtype)
@@ -148,6 +150,8 @@ def floor_step(X, W, U, UT, WT, Hs, Z, dZ, dh):
 def make_floor(cell, x, W, U, b):
     import numpy as np
 
+    from minirnn.kernels import blas_threads
+
     B, T, D = x.shape
     H, G = U.shape
     rng = np.random.default_rng(0)
@@ -158,8 +162,12 @@ def make_floor(cell, x, W, U, b):
     dh = np.empty((B, H), x.dtype)
     UT, WT = np.ascontiguousarray(U.T), np.ascontiguousarray(W.T)
 
+    # the same BLAS thread policy as minirnn's kernels, so that the floor bounds what minirnn could reach
+    small = blas_threads.is_small(B, H, G)
+
     def step():
-        floor_step(X, W, U, UT, WT, Hs, Z, dZ, dh)
+        with blas_threads.limited(small):
+            floor_step(X, W, U, UT, WT, Hs, Z, dZ, dh)
 
     return step, None
 

@@ -1,4 +1,4 @@
-"""The naive baseline: LSTM and SimpleRNN written step by step, the way a first course writes them.
+"""The naive baseline: LSTM, SimpleRNN and GRU written step by step, the way a first course writes them.
 
 This is the straightforward translation of the equations that most people write first (the style of
 Stanford's CS231n assignment): one function per time step that computes its own input projection,
@@ -131,6 +131,56 @@ def rnn_backward(dh, caches):
     dprev_h = np.zeros((B, H), dtype=dh.dtype)
     for t in reversed(range(T)):
         dx[:, t, :], dprev_h, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t, :] + dprev_h, caches[t])
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev_h, dWx, dWh, db
+
+
+# -- GRU (Keras's default reset_after=True; gate blocks z, r, h; b = (input bias, recurrent bias)) ---------
+def gru_step_forward(x, prev_h, Wx, Wh, b):
+    H = prev_h.shape[1]
+    a = x @ Wx + b[0]
+    inner = prev_h @ Wh + b[1]
+    z = sigmoid(a[:, :H] + inner[:, :H])
+    r = sigmoid(a[:, H:2 * H] + inner[:, H:2 * H])
+    hh = np.tanh(a[:, 2 * H:] + r * inner[:, 2 * H:])
+    next_h = z * prev_h + (1 - z) * hh
+    return next_h, (x, prev_h, z, r, hh, inner[:, 2 * H:], Wx, Wh)
+
+
+def gru_step_backward(dnext_h, cache):
+    x, prev_h, z, r, hh, inner_h, Wx, Wh = cache
+    da_h = dnext_h * (1 - z) * (1 - hh ** 2)
+    da_z = dnext_h * (prev_h - hh) * z * (1 - z)
+    da_r = da_h * inner_h * r * (1 - r)
+    da = np.concatenate([da_z, da_r, da_h], axis=1)
+    dinner = np.concatenate([da_z, da_r, da_h * r], axis=1)
+    dprev_h = dnext_h * z + dinner @ Wh.T
+    return da @ Wx.T, dprev_h, x.T @ da, prev_h.T @ dinner, np.stack([da.sum(axis=0), dinner.sum(axis=0)])
+
+
+def gru_forward(x, h0, Wx, Wh, b):
+    B, T, _ = x.shape
+    h = np.zeros((B, T, h0.shape[1]), dtype=x.dtype)
+    prev_h, caches = h0, []
+    for t in range(T):
+        prev_h, cache = gru_step_forward(x[:, t, :], prev_h, Wx, Wh, b)
+        h[:, t, :] = prev_h
+        caches.append(cache)
+    return h, caches
+
+
+def gru_backward(dh, caches):
+    B, T, H = dh.shape
+    D = caches[0][0].shape[1]
+    dx = np.zeros((B, T, D), dtype=dh.dtype)
+    dWx = np.zeros(caches[0][6].shape, dtype=dh.dtype)
+    dWh = np.zeros(caches[0][7].shape, dtype=dh.dtype)
+    db = np.zeros((2, 3 * H), dtype=dh.dtype)
+    dprev_h = np.zeros((B, H), dtype=dh.dtype)
+    for t in reversed(range(T)):
+        dx[:, t, :], dprev_h, dWx_t, dWh_t, db_t = gru_step_backward(dh[:, t, :] + dprev_h, caches[t])
         dWx += dWx_t
         dWh += dWh_t
         db += db_t
