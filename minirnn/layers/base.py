@@ -154,7 +154,8 @@ class Layer:
                              f"got {len(weights)}")
         converted = []
         for n, w in zip(names, weights):
-            arr = as_float_array(f"weight {n!r}", w, self.dtype)
+            # each parameter's own dtype: a wrapper's may differ from the wrapped layers' (mixed dtypes)
+            arr = as_float_array(f"weight {n!r}", w, self.params[n].dtype)
             if arr.shape != self.params[n].shape:
                 raise ValueError(f"{self.describe()} weight {n!r} must have shape {self.params[n].shape}; "
                                  f"got {arr.shape}")

@@ -108,7 +108,8 @@ class Bidirectional(Layer):
                 mask: Array | None = None):
         y_f, c_f = self.forward_layer.forward(x, training=training, rng=rng, mask=mask)
         y_b, c_b = self.backward_layer.forward(x, training=training, rng=rng, mask=mask)
-        y_b = self._align(y_b)
+        # the merge runs in the wrapper's dtype (Keras casts both outputs to it; matters for mixed dtypes)
+        y_f, y_b = y_f.astype(self.dtype, copy=False), self._align(y_b).astype(self.dtype, copy=False)
         m = self.merge_mode
         if m == "concat":
             y = np.concatenate([y_f, y_b], axis=-1)
@@ -140,7 +141,8 @@ class Bidirectional(Layer):
         g_b = self.backward_layer.backward(c_b, self._align(d_b))
         grads = {**{f"forward_{k}": v for k, v in g_f.params.items()},
                  **{f"backward_{k}": v for k, v in g_b.params.items()}}
-        return LayerGrads(g_f.dx + g_b.dx, grads)
+        # each input gradient in the wrapper's dtype before the sum, as through Keras's casts
+        return LayerGrads(g_f.dx.astype(self.dtype, copy=False) + g_b.dx.astype(self.dtype, copy=False), grads)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "layer": _layer_spec(self.forward_layer),
@@ -186,7 +188,9 @@ class TimeDistributed(Layer):
     def backward(self, cache, dy) -> LayerGrads:
         inner, B, T = cache
         g = self.layer.backward(inner, dy.reshape(B * T, *dy.shape[2:]))
-        return LayerGrads(g.dx.reshape(B, T, *g.dx.shape[1:]), g.params)
+        # the input was cast to the wrapper's dtype on the way in, so its gradient is rounded to it (Keras)
+        dx = g.dx.reshape(B, T, *g.dx.shape[1:]).astype(self.dtype, copy=False)
+        return LayerGrads(dx, g.params)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "layer": _layer_spec(self.layer)}
