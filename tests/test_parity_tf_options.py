@@ -171,6 +171,24 @@ def test_zero_output_for_mask_zeroes_the_last_output_like_keras():
     np.testing.assert_array_equal(kmodel(x).numpy()[0], 0)
 
 
+@pytest.mark.parametrize("merge_mode", ["mul", "concat"])
+def test_float32_bidirectional_around_float64_layers_matches_keras(merge_mode):
+    """Keras casts the wrapper's input and both outputs to its dtype and keeps the wrapped layers' weights at
+    theirs; minirnn rounds at the same places, so a float64 model agrees to float64 precision."""
+    d = "float64"
+    rng = np.random.default_rng(7)
+    kmodel = keras_model([L.Masking(0.0, dtype=d),
+                          L.Bidirectional(rnn("GRU", 1, d, return_sequences=True), merge_mode=merge_mode,
+                                          dtype="float32"), dense(1, 3, d)], d, rng)
+    model = from_keras(kmodel)
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.layers[1].dtype == np.float32 and model.layers[1].forward_layer.dtype == np.float64
+    x = padded(rng.standard_normal((B, T, D)))
+    y = rng.standard_normal((B, T, 1))
+    assert relative_error(model.predict(x), kmodel(x).numpy()) < TOL[d]
+    assert_matches(model, kmodel, x, y, d, where=f"mixed {merge_mode}")
+
+
 # -- RNN dropout with injected masks ---------------------------------------------------------------
 
 DROPOUT_CASES = {
