@@ -17,6 +17,9 @@ module calls OpenBLAS's own ``openblas_get_num_threads`` / ``openblas_set_num_th
 SciPy's wheels each bring one, with prefixed names such as ``scipy_openblas_set_num_threads64_``).
 Elsewhere (macOS's Accelerate, MKL, Windows) nothing is found and nothing changes.
 
+``prime_openblas`` (called once by the recurrent kernels) works around a second OpenBLAS behaviour
+measured on the benchmark machine; see its docstring.
+
 The trade-off: the thread count is a process-wide setting. While a minirnn kernel runs with a small
 product, any other thread of the process that multiplies matrices at the same moment also gets one
 BLAS thread; the previous count is restored when the kernel returns (nested and concurrent uses are
@@ -51,6 +54,29 @@ _lock = threading.Lock()
 _depth = 0
 _saved: list[int] = []
 _controls: list | None = None  # (get, set) ctypes functions of each loaded OpenBLAS, found at first use
+
+
+_primed = False
+
+
+def prime_openblas() -> None:
+    """Once per process: one float32 product of (64, 384) @ (384, 384) (about a millisecond).
+
+    Measured, not explained: in a fresh process, NumPy's OpenBLAS (0.3.31 on the benchmark machine)
+    runs many small products with a summed axis of 256 or more 2-3x slower than after it has once
+    computed a product with a few hundred output columns and a summed axis of 64 or more, and the
+    fast state then lasts (a (32, 256) @ (256, 64) product: 94 us before, 35 us after; an epoch of
+    the founding program: 123 ms of CPU before, 108 ms after; benchmarks/RESULTS.md). Layers with
+    4 H >= 384 reach that state by themselves; this gives it to small layers too. Skipped like the
+    thread limit (``ENABLED``, ``MINIRNN_BLAS_THREADS=keep``).
+    """
+    global _primed
+    if _primed or not ENABLED:
+        return
+    _primed = True
+    import numpy as np
+
+    np.ones((64, 384), np.float32) @ np.ones((384, 384), np.float32)
 
 
 def is_small(batch: int, units: int, gate_width: int) -> bool:

@@ -210,23 +210,12 @@ def block_matmul_backward(dout: Array, w_T: Array, masks: Array | None, out: Arr
     return out
 
 
-def summed_outer_products(a: Array, d: Array, rows: int = 128) -> Array:
+def summed_outer_products(a: Array, d: Array) -> Array:
     """a^T d = sum over the rows n of outer(a_n, d_n), for a (N, D), d (N, G); returns (D, G).
 
-    A weight gradient sums one outer product per time step and sequence, N = T B of them. For a
-    narrow result (D from about 32 to 127, as for recurrent_kernel with H = 50 or 64), OpenBLAS as
-    NumPy ships it was measured 2-3x faster on the benchmark machine computing this sum in slices of
-    128 rows, one product per slice, than in a single product with N >= 256 (see
-    benchmarks/RESULTS.md, "weight-gradient products"); for other shapes one product is as fast or
-    faster. The sum is the same either way; only the order of the float additions changes.
+    A weight gradient sums one outer product per time step and sequence, N = T B of them: one matmul.
     """
-    N, D = a.shape
-    if not (32 <= D < 128 and D * d.shape[1] >= 2048 and N > 2 * rows):
-        return a.T @ d
-    out = a[:rows].T @ d[:rows]
-    for start in range(rows, N, rows):
-        out += a[start:start + rows].T @ d[start:start + rows]
-    return out
+    return a.T @ d
 
 
 def block_weight_grad(a: Array, masks: Array | None, dout: Array) -> Array:
@@ -606,6 +595,7 @@ def recurrent_forward(
     * ``go_backwards``: process time reversed; outputs come in processing order (not flipped back).
     """
     H = _check_weights(cell, x, kernel, recurrent_kernel, bias, recurrent_bias)
+    blas_threads.prime_openblas()  # once per process; see its docstring
     B, T, D = x.shape
     dtype = np.result_type(x, kernel, recurrent_kernel, *(() if bias is None else (bias,)))
     G = cell.gates * H
