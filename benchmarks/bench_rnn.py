@@ -9,6 +9,8 @@ What one call measures (every implementation does the same work, float32):
 Implementations (each one runs in its own worker process, so thread pools never meet):
 
     minirnn   minirnn.kernels.recurrent (recurrent_forward / recurrent_backward)
+    mr_keep   the same, with MINIRNN_BLAS_THREADS=keep: minirnn leaves OpenBLAS alone (no one-thread limit
+              for small products, no priming; see minirnn.kernels.blas_threads), to show what that policy buys
     naive     benchmarks/naive_lstm.py: per-step NumPy as a first course writes it (LSTM, SimpleRNN, GRU)
     floor     only the matrix products an RNN cannot avoid (see ``floor_step``): X @ kernel once, T products
               h @ recurrent_kernel, T products dz @ recurrent_kernel^T, and the three products over all steps
@@ -55,7 +57,7 @@ SHAPES = {  # name: (B, T, D, H)
     "large": (64, 100, 256, 512),
 }
 GATES = {"simplernn": 1, "gru": 3, "lstm": 4}
-IMPLS = ("minirnn", "naive", "floor", "torch", "tf")
+IMPLS = ("minirnn", "mr_keep", "naive", "floor", "torch", "tf")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -247,7 +249,8 @@ def make_tf(cell, x, W, U, b):
     return step, check
 
 
-MAKERS = {"minirnn": make_minirnn, "naive": make_naive, "floor": make_floor, "torch": make_torch, "tf": make_tf}
+MAKERS = {"minirnn": make_minirnn, "mr_keep": make_minirnn, "naive": make_naive, "floor": make_floor,
+          "torch": make_torch, "tf": make_tf}
 
 
 # -------------------------------------------------------------------------------------------------
@@ -293,6 +296,8 @@ def _limit_threads(impl: str, n: int) -> dict:
 
 
 def worker(impl: str, threads: int, conn) -> None:
+    if impl == "mr_keep":
+        os.environ["MINIRNN_BLAS_THREADS"] = "keep"  # read when minirnn.kernels.blas_threads is imported
     try:
         info = _limit_threads(impl, threads)
         limiter = info.pop("_limiter", None)  # noqa: F841 - held for the worker's lifetime
@@ -438,16 +443,16 @@ def measure(workers: dict, cell: str, shape: str, repeats: int, per_round: int, 
 def print_table(results: list, threads: int) -> None:
     print(f"\n== {threads} thread(s): median ms per forward+backward (spread = IQR as % of median) ==")
     head = f"{'cell':10s}{'shape':8s}" + "".join(f"{n:>17s}" for n in IMPLS)
-    ratios = ("torch", "tf", "floor", "naive")
-    print(head + "".join(f"{'mr/' + r:>10s}" for r in ratios))
+    ratios = ("torch", "tf", "floor", "naive", "mr_keep")
+    print(head + "".join(f"{'mr/' + r:>11s}" for r in ratios))
     for r in results:
         s = r["stats"]
         row = f"{r['cell']:10s}{r['shape']:8s}"
         for n in IMPLS:
             row += f"{s[n]['median_ms']:10.3f} ({s[n]['iqr_pct']:3.0f}%)" if n in s else f"{'-':>17s}"
         for n in ratios:
-            row += f"{s['minirnn']['median_ms'] / s[n]['median_ms']:10.2f}" if n in s and "minirnn" in s else \
-                f"{'-':>10s}"
+            row += f"{s['minirnn']['median_ms'] / s[n]['median_ms']:11.2f}" if n in s and "minirnn" in s else \
+                f"{'-':>11s}"
         print(row)
         for n, why in r["skipped"].items():
             print(f"{'':18s}({n} skipped: {why})")
