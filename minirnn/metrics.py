@@ -208,11 +208,23 @@ class MeanTracker:
         self.totals = [0.0] * len(metrics)
         self.counts = [0] * len(metrics)
 
-    def update(self, y_true: Array, y_pred: Array) -> None:
+    def update(self, y_true: Array, y_pred: Array, mask: Array | None = None) -> None:
+        """Add a batch. With a (B, T) step mask on sequence outputs (B, T, ...), as Keras does, each metric is
+        taken per step and only real steps count: the epoch value is sum(v_bt m_bt) / sum(m_bt)."""
+        y_true = np.asarray(y_true)
+        per_step = (mask is not None and y_pred.ndim >= 3 and y_pred.shape[:2] == mask.shape
+                    and y_true.shape[:2] == mask.shape)
         for i, m in enumerate(self.metrics):
-            values = m.per_sample(y_true, y_pred)
-            self.totals[i] += float(values.sum())
-            self.counts[i] += len(values)
+            if per_step:
+                B, T = mask.shape
+                values = m.per_sample(y_true.reshape(B * T, *y_true.shape[2:]),
+                                      y_pred.reshape(B * T, *y_pred.shape[2:])).reshape(B, T)
+                self.totals[i] += float((values * mask).sum())
+                self.counts[i] += float(mask.sum())
+            else:
+                values = m.per_sample(y_true, y_pred)
+                self.totals[i] += float(values.sum())
+                self.counts[i] += len(values)
 
     def result(self) -> dict[str, float]:
         return {m.name: (t / c if c else 0.0) for m, t, c in zip(self.metrics, self.totals, self.counts)}

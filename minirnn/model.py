@@ -201,8 +201,12 @@ class Sequential:
     def _forward_loss(self, x: Array, y: Array, training: bool, rng: np.random.Generator | None) -> tuple:
         """``(loss, dL/dy_hat, y_hat, caches)``. As in Keras, a step mask on the output (return_sequences
         after ``Masking``) restricts the loss to the real steps (``Loss.value_and_grad(mask=...)``)."""
+        return self._forward_loss_and_mask(x, y, training, rng)[:4]
+
+    def _forward_loss_and_mask(self, x: Array, y: Array, training: bool, rng: np.random.Generator | None) -> tuple:
+        """``(loss, dL/dy_hat, y_hat, caches, output step mask or None)``."""
         y_hat, caches, mask = self._forward(x, training, rng, return_mask=True)
-        return (*self._loss_value_and_grad(y, y_hat, mask), y_hat, caches)
+        return (*self._loss_value_and_grad(y, y_hat, mask), y_hat, caches, mask)
 
     def _loss_value_and_grad(self, y: Array, y_hat: Array, mask: Array | None) -> tuple:
         # a Loss subclass written for value_and_grad(y_true, y_pred) keeps working on unmasked outputs
@@ -248,14 +252,14 @@ class Sequential:
         return self._loss_gradients_output(x, y, training, rng)[:2]
 
     def _loss_gradients_output(self, x, y, training, rng):
-        loss, dy, y_hat, caches = self._forward_loss(x, y, training, rng)
-        return float(loss), self._backward(caches, dy), y_hat
+        loss, dy, y_hat, caches, mask = self._forward_loss_and_mask(x, y, training, rng)
+        return float(loss), self._backward(caches, dy), y_hat, mask
 
     def _train_step(self, x: Array, y: Array, rng: np.random.Generator | None, where: str,
                     metrics: metrics_mod.MeanTracker | None = None) -> float:
-        loss, grads, y_hat = self._loss_gradients_output(x, y, True, rng)
+        loss, grads, y_hat, mask = self._loss_gradients_output(x, y, True, rng)
         if metrics is not None:  # as Keras: on this step's training-mode predictions, before the update
-            metrics.update(y, y_hat)
+            metrics.update(y, y_hat, mask)
         advice = "try a lower learning rate, clipnorm, or tanh instead of relu"
         if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads):
             what = f"the loss became {loss}" if not np.isfinite(loss) else "a gradient became non-finite"
@@ -399,7 +403,7 @@ class Sequential:
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             y_hat, mask = self._inference(xb, start, return_mask=True)
             total += float(self._loss_value_and_grad(yb, y_hat, mask)[0]) * len(xb)
-            tracker.update(yb, y_hat)
+            tracker.update(yb, y_hat, mask)
         return {"loss": total / len(x), **tracker.result()}
 
     def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> Array:

@@ -140,3 +140,45 @@ def test_fit_and_evaluate_metrics_match_keras(task):
     assert set(hist.history) == set(khist.history)
     for key in hist.history:
         np.testing.assert_allclose(hist.history[key], khist.history[key], rtol=2e-5, atol=1e-6, err_msg=key)
+
+
+def test_metrics_on_masked_sequence_outputs_count_only_real_steps():
+    """As Keras: with a step mask on the output, a metric is sum(v * m) / sum(m) over the real steps."""
+    from minirnn import Sequential
+    from minirnn.layers import LSTM, Dense, Masking, TimeDistributed
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 5, 2))
+    x[0, 3:] = 0.0
+    x[2, 1] = 0.0
+    y = rng.standard_normal((6, 5, 1))
+    model = Sequential([Masking(0.0, input_shape=(5, 2)), LSTM(3, return_sequences=True, seed=0),
+                        TimeDistributed(Dense(1, seed=1))])
+    model.compile("adam", "mse", metrics=["mae"])
+    _, mae = model.evaluate(x, y, batch_size=4)
+    pred = model.predict(x)
+    m = np.any(x != 0, axis=-1)
+    expected = (np.abs(pred - y)[..., 0] * m).sum() / m.sum()
+    unmasked = np.abs(pred - y).mean()
+    assert mae == pytest.approx(expected, rel=1e-5)
+    assert abs(unmasked - expected) > 1e-3
+
+
+def test_masked_metrics_match_keras():
+    pytest.importorskip("tensorflow")
+    from minirnn import Sequential
+    from minirnn.interop import to_keras
+    from minirnn.layers import LSTM, Dense, Masking, TimeDistributed
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 5, 2)).astype(np.float32)
+    x[0, 3:] = 0.0
+    x[2, 1] = 0.0
+    y = rng.standard_normal((6, 5, 1)).astype(np.float32)
+    model = Sequential([Masking(0.0, input_shape=(5, 2)), LSTM(3, return_sequences=True, seed=0),
+                        TimeDistributed(Dense(1, seed=1))])
+    model.compile("adam", "mse", metrics=["mae"])
+    keras_model = to_keras(model)
+    keras_model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    np.testing.assert_allclose(model.evaluate(x, y, batch_size=4), keras_model.evaluate(x, y, batch_size=4, verbose=0),
+                               rtol=1e-5)
