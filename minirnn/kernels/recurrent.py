@@ -292,8 +292,8 @@ class LSTMCell(RecurrentCell):
         dc_{t-1} = dc * f;       dh_{t-1} = dz_t @ recurrent_kernel^T
 
     Every factor that multiplies dh or dc above (a(c_t) * s'(o), o * a'(c_t), g * s'(i), ...) depends
-    only on the forward pass, so ``prepare_backward`` computes them for all steps at once; the time
-    loop is left with the five products that really are sequential.
+    only on the forward pass, so ``prepare_backward`` computes them for a whole block of steps at once;
+    the time loop is left with the five products that really are sequential.
     """
 
     activation: str = "tanh"
@@ -420,6 +420,14 @@ class GRUCell(RecurrentCell):
         activations.get(self.activation)
         activations.get(self.recurrent_activation)
 
+    @cached_property
+    def _a(self) -> activations.Activation:  # looked up once, not at every step
+        return activations.get(self.activation)
+
+    @cached_property
+    def _s(self) -> activations.Activation:
+        return activations.get(self.recurrent_activation)
+
     @property
     def uses_recurrent_bias(self) -> bool:
         return self.reset_after
@@ -444,7 +452,7 @@ class GRUCell(RecurrentCell):
         return (m, m[0]) if len(m) == 1 else (m[:2], m[2])
 
     def step_forward(self, t, buf, recurrent_kernel, scratch):
-        a, s = activations.get(self.activation), activations.get(self.recurrent_activation)
+        a, s = self._a, self._s
         z_all = buf["z"][t]
         H = z_all.shape[1] // 3
         h_prev, rec, rec_h = buf["h"][t], scratch["rec"], buf["rec_h"][t]
@@ -478,7 +486,7 @@ class GRUCell(RecurrentCell):
         h += scratch["tmp"]
 
     def step_backward(self, t, buf, d_states, dz, recurrent_kernel_T, scratch):
-        a, s = activations.get(self.activation), activations.get(self.recurrent_activation)
+        a, s = self._a, self._s
         (dh,) = d_states
         z_all = buf["z"][t]
         H = z_all.shape[1] // 3
