@@ -66,7 +66,8 @@ def prime_openblas() -> None:
     runs many small products with a summed axis of 256 or more 2-3x slower than after it has once
     computed a product with a few hundred output columns and a summed axis of 64 or more, and the
     fast state then lasts (a (32, 256) @ (256, 64) product: 94 us before, 35 us after; an epoch of
-    the founding program: 123 ms of CPU before, 108 ms after; benchmarks/RESULTS.md). Layers with
+    the founding program: 123 ms of CPU before, 108 ms after; benchmarks/RESULTS.md). The priming
+    product must run on one thread (split over two threads it leaves the slow state). Layers with
     4 H >= 384 reach that state by themselves; this gives it to small layers too. Skipped like the
     thread limit (``ENABLED``, ``MINIRNN_BLAS_THREADS=keep``).
     """
@@ -76,7 +77,8 @@ def prime_openblas() -> None:
     _primed = True
     import numpy as np
 
-    np.ones((64, 384), np.float32) @ np.ones((384, 384), np.float32)
+    with limited(True):  # on one thread: a product split over threads does not leave this state (measured)
+        np.ones((64, 384), np.float32) @ np.ones((384, 384), np.float32)
 
 
 def is_small(batch: int, units: int, gate_width: int) -> bool:
