@@ -14,8 +14,8 @@ Implementations (each one runs in its own worker process, so thread pools never 
     naive     benchmarks/naive_lstm.py: per-step NumPy as a first course writes it (LSTM, SimpleRNN, GRU)
     floor     only the matrix products an RNN cannot avoid (see ``floor_step``): X @ kernel once, T products
               h @ recurrent_kernel, T products dz @ recurrent_kernel^T, and the three products over all steps
-              X^T dZ, H^T dZ, dZ kernel^T; no element-wise work at all; run under minirnn's BLAS thread
-              policy (minirnn.kernels.blas_threads: one thread when the per-step product is small)
+              X^T dZ, H^T dZ, dZ kernel^T; no element-wise work at all; run under minirnn's BLAS policy
+              (minirnn.kernels.blas_threads: one thread when the per-step product is small, OpenBLAS primed)
     torch     torch.nn.LSTM / RNN / GRU on the CPU (when torch is installed)
     tf        keras.layers.LSTM / SimpleRNN / GRU under TensorFlow inside one tf.function (when installed)
 
@@ -164,8 +164,10 @@ def make_floor(cell, x, W, U, b):
     dh = np.empty((B, H), x.dtype)
     UT, WT = np.ascontiguousarray(U.T), np.ascontiguousarray(W.T)
 
-    # the same BLAS thread policy as minirnn's kernels, so that the floor bounds what minirnn could reach
+    # the same BLAS policy as minirnn's kernels (one thread for small products, OpenBLAS primed), so that
+    # the floor bounds what minirnn could reach
     small = blas_threads.is_small(B, H, G)
+    blas_threads.prime_openblas()
 
     def step():
         with blas_threads.limited(small):
