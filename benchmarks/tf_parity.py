@@ -52,9 +52,9 @@ except ImportError:
 import minirnn  # noqa: E402
 from minirnn import Sequential  # noqa: E402
 from minirnn.gradcheck import relative_error  # noqa: E402
-from minirnn.interop import from_keras, keras_loss_and_gradients, set_keras_dropout_masks  # noqa: E402
+from minirnn.interop import from_keras, inject_dropout_masks, keras_loss_and_gradients  # noqa: E402
 from minirnn.kernels.dropout import dropout_mask  # noqa: E402
-from minirnn.layers import LAYERS, RNN, Bidirectional, Dropout  # noqa: E402
+from minirnn.layers import LAYERS, Dropout  # noqa: E402
 from minirnn.losses import ShapeBroadcastWarning  # noqa: E402
 
 TARGETS = {"float32": 1e-5, "float64": 1e-10}
@@ -200,37 +200,6 @@ def make_data(case: Case, model, dtype: str, rng: np.random.Generator):
     return x, rng.standard_normal((B, *model.output_shape[1:])).astype(dtype)
 
 
-def recurrent_pairs(model, kmodel):
-    """(minirnn RNN layer, its Keras counterpart), those inside a Bidirectional included."""
-    for layer, klayer in zip(model.layers, kmodel.layers):
-        if isinstance(layer, RNN):
-            yield layer, klayer
-        elif isinstance(layer, Bidirectional):
-            yield layer.forward_layer, klayer.forward_layer
-            yield layer.backward_layer, klayer.backward_layer
-
-
-def inject_dropout_masks(model, kmodel, rng: np.random.Generator) -> None:
-    """Draw every RNN layer's dropout masks once (one per gate when recurrent_dropout > 0, as Keras) and make
-    both frameworks use them in their next training-mode call: minirnn through ``RNN.forward(dropout_masks=)``,
-    Keras through its cell's mask cache (``set_keras_dropout_masks``)."""
-    for layer, klayer in recurrent_pairs(model, kmodel):
-        k = layer.dropout_mask_count()
-        masks = (dropout_mask((k, B, layer.built_input_shape[-1]), layer.dropout, rng, layer.dtype)
-                 if layer.dropout else None,
-                 dropout_mask((k, B, layer.units), layer.recurrent_dropout, rng, layer.dtype)
-                 if layer.recurrent_dropout else None)
-        forward = type(layer).forward
-
-        def injected(x, *, forward=forward, layer=layer, masks=masks, **kwargs):
-            if kwargs.get("training"):
-                kwargs["dropout_masks"] = masks
-            return forward(layer, x, **kwargs)
-
-        layer.forward = injected
-        set_keras_dropout_masks(klayer, *masks)
-
-
 # -- 1. gradients -----------------------------------------------------------------------------------
 
 def compare_case(case: Case, dtype: str, seed: int) -> list[tuple[str, float, float]]:
@@ -249,7 +218,7 @@ def compare_case(case: Case, dtype: str, seed: int) -> list[tuple[str, float, fl
         kmodel(x0)
     rows = [(f"output {tuple(kmodel.output_shape[1:])}", model.predict(x, batch_size=B), kmodel(x).numpy())]
     if case.dropout:
-        inject_dropout_masks(model, kmodel, rng)
+        inject_dropout_masks(model, kmodel, B, rng)
     loss, grads, dx = model.loss_and_gradients(x, y, training=case.dropout, return_input_gradient=True)
     k_loss, k_grads, k_dx = keras_loss_and_gradients(kmodel, x, y, training=case.dropout)
     rows.append(("loss", np.float64(loss), np.float64(k_loss)))

@@ -58,9 +58,11 @@ from typing import Any
 import numpy as np
 
 from . import initializers
+from .kernels.dropout import dropout_mask
 from .layers import LAYERS
 from .layers.base import Layer, check_positive_int
 from .layers.recurrent import RNN
+from .layers.wrappers import Bidirectional
 from .model import Sequential
 
 Array = np.ndarray
@@ -426,3 +428,35 @@ def from_torch_state_dict(layer: RNN, state_dict: dict[str, Any]) -> None:
         bias = b_ih + b_hh if layout.bias == "sum" else np.stack([b_ih, b_hh])
         weights.append(_permute_blocks(bias, inverse, H))
     layer.set_weights(weights)
+
+
+def recurrent_pairs(model: Sequential, keras_model: Any):
+    """The (minirnn, Keras) recurrent layer pairs of two converted models, wrapped layers included."""
+    for layer, klayer in zip(model.layers, keras_model.layers):
+        if isinstance(layer, RNN):
+            yield layer, klayer
+        elif isinstance(layer, Bidirectional):
+            yield layer.forward_layer, klayer.forward_layer
+            yield layer.backward_layer, klayer.backward_layer
+
+
+def inject_dropout_masks(model: Sequential, keras_model: Any, batch: int, rng: np.random.Generator) -> None:
+    """For parity checks: draw every RNN layer's dropout masks once (minirnn's layout: one per gate when
+    recurrent_dropout > 0, as Keras) and make both frameworks use them in their next training-mode call:
+    minirnn through ``RNN.forward(dropout_masks=)`` (the layer's ``forward`` is wrapped on the instance),
+    Keras through its cell's mask cache (``set_keras_dropout_masks``)."""
+    for layer, klayer in recurrent_pairs(model, keras_model):
+        k, dtype = layer.dropout_mask_count(), layer.dtype
+        masks = (dropout_mask((k, batch, layer.built_input_shape[-1]), layer.dropout, rng, dtype)
+                 if layer.dropout else None,
+                 dropout_mask((k, batch, layer.units), layer.recurrent_dropout, rng, dtype)
+                 if layer.recurrent_dropout else None)
+        forward = type(layer).forward
+
+        def injected(x, *, forward=forward, layer=layer, masks=masks, **kwargs):
+            if kwargs.get("training"):
+                kwargs["dropout_masks"] = masks
+            return forward(layer, x, **kwargs)
+
+        layer.forward = injected
+        set_keras_dropout_masks(klayer, *masks)

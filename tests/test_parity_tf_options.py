@@ -26,11 +26,12 @@ from minirnn import losses  # noqa: E402
 from minirnn.gradcheck import relative_error  # noqa: E402
 from minirnn.interop import (  # noqa: E402
     from_keras,
+    inject_dropout_masks,
     keras_loss_and_gradients,
+    recurrent_pairs,
     set_keras_dropout_masks,
     to_keras,
 )
-from minirnn.kernels.dropout import dropout_mask  # noqa: E402
 from minirnn.layers import RNN, Bidirectional, Dense, Masking, TimeDistributed  # noqa: E402
 
 TOL = {"float32": 1e-5, "float64": 1e-10}
@@ -216,42 +217,12 @@ DROPOUT_CASES = {
 }
 
 
-def recurrent_pairs(model, kmodel):
-    """(minirnn RNN layer, its Keras counterpart), wrapped ones included."""
-    for layer, klayer in zip(model.layers, kmodel.layers):
-        if isinstance(layer, RNN):
-            yield layer, klayer
-        elif isinstance(layer, Bidirectional):
-            yield layer.forward_layer, klayer.forward_layer
-            yield layer.backward_layer, klayer.backward_layer
-
-
-def inject_dropout_masks(model, kmodel, rng):
-    """Draw each RNN layer's masks once (minirnn's layout, one per gate as Keras when recurrent_dropout > 0)
-    and make both frameworks use them in their next training-mode call."""
-    for layer, klayer in recurrent_pairs(model, kmodel):
-        k, dtype = layer.dropout_mask_count(), layer.dtype
-        masks = (dropout_mask((k, B, layer.built_input_shape[-1]), layer.dropout, rng, dtype) if layer.dropout
-                 else None,
-                 dropout_mask((k, B, layer.units), layer.recurrent_dropout, rng, dtype) if layer.recurrent_dropout
-                 else None)
-        forward = type(layer).forward
-
-        def injected(x, *, forward=forward, layer=layer, masks=masks, **kwargs):
-            if kwargs.get("training"):
-                kwargs["dropout_masks"] = masks
-            return forward(layer, x, **kwargs)
-
-        layer.forward = injected
-        set_keras_dropout_masks(klayer, *masks)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", sorted(DROPOUT_CASES))
 def test_rnn_dropout_with_injected_masks_matches_keras(case, dtype):
     model, kmodel, x, y = build(DROPOUT_CASES[case], dtype, 40 + sorted(DROPOUT_CASES).index(case))
     _, plain_grads = model.loss_and_gradients(x, y)
-    inject_dropout_masks(model, kmodel, np.random.default_rng(3))
+    inject_dropout_masks(model, kmodel, B, np.random.default_rng(3))
     _, grads, _ = assert_matches(model, kmodel, x, y, dtype, training=True, where=f"{case} {dtype}")
     # the masks change every recurrent layer's gradients, so Keras did run with them
     for layer, g, g0 in zip([la for la in model.layers for _ in la.params], grads, plain_grads):
@@ -261,7 +232,7 @@ def test_rnn_dropout_with_injected_masks_matches_keras(case, dtype):
 
 def test_injected_masks_are_used_once_then_keras_draws_again():
     model, kmodel, x, y = build(DROPOUT_CASES["lstm_both"], "float64", 1)
-    inject_dropout_masks(model, kmodel, np.random.default_rng(0))
+    inject_dropout_masks(model, kmodel, B, np.random.default_rng(0))
     first = keras_loss_and_gradients(kmodel, x, y, training=True)[0]
     assert kmodel.layers[0].cell._dropout_mask is None  # Keras clears its cache after the call
     assert relative_error(first, model.loss_and_gradients(x, y, training=True)[0]) < TOL["float64"]
