@@ -277,7 +277,28 @@ class SimpleRNNCell(RecurrentCell):
 
 
 @dataclass(frozen=True)
-class LSTMCell(RecurrentCell):
+class GatedCell(RecurrentCell):
+    """Shared by the gated cells (LSTM, GRU): the activation ``a`` and the gates' recurrent activation ``s``,
+    validated at construction and looked up once, not at every step."""
+
+    activation: str = "tanh"
+    recurrent_activation: str = "sigmoid"
+
+    def __post_init__(self):
+        activations.get(self.activation)
+        activations.get(self.recurrent_activation)
+
+    @cached_property
+    def _a(self) -> activations.Activation:
+        return activations.get(self.activation)
+
+    @cached_property
+    def _s(self) -> activations.Activation:
+        return activations.get(self.recurrent_activation)
+
+
+@dataclass(frozen=True)
+class LSTMCell(GatedCell):
     """Keras LSTM cell; k = 4 blocks in the order i, f, c (candidate g), o.
 
         z_t = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias
@@ -296,23 +317,9 @@ class LSTMCell(RecurrentCell):
     the time loop is left with the five products that really are sequential.
     """
 
-    activation: str = "tanh"
-    recurrent_activation: str = "sigmoid"
     gates = 4
     state_names = ("h", "c")
     supports_recurrent_dropout = True
-
-    def __post_init__(self):
-        activations.get(self.activation)
-        activations.get(self.recurrent_activation)
-
-    @cached_property
-    def _a(self) -> activations.Activation:  # looked up once, not at every step
-        return activations.get(self.activation)
-
-    @cached_property
-    def _s(self) -> activations.Activation:
-        return activations.get(self.recurrent_activation)
 
     def extra_buffers(self, T, B, H, dtype):
         return {"c_act": np.empty((T, B, H), dtype)}
@@ -387,7 +394,7 @@ class LSTMCell(RecurrentCell):
 
 
 @dataclass(frozen=True)
-class GRUCell(RecurrentCell):
+class GRUCell(GatedCell):
     """Keras GRU cell; k = 3 blocks in the order z (update), r (reset), h (candidate).
 
     With x_z, x_r, x_h the blocks of x_t @ kernel + bias and s = recurrent_activation, a = activation:
@@ -409,24 +416,10 @@ class GRUCell(RecurrentCell):
     (with recurrent dropout, h_{t-1} inside each product is h_{t-1} * m_g, as in Keras.)
     """
 
-    activation: str = "tanh"
-    recurrent_activation: str = "sigmoid"
     reset_after: bool = True
     gates = 3
     state_names = ("h",)
     supports_recurrent_dropout = True
-
-    def __post_init__(self):
-        activations.get(self.activation)
-        activations.get(self.recurrent_activation)
-
-    @cached_property
-    def _a(self) -> activations.Activation:  # looked up once, not at every step
-        return activations.get(self.activation)
-
-    @cached_property
-    def _s(self) -> activations.Activation:
-        return activations.get(self.recurrent_activation)
 
     @property
     def uses_recurrent_bias(self) -> bool:
