@@ -16,6 +16,11 @@ Implementations (each one runs in its own worker process, so thread pools never 
               h @ recurrent_kernel, T products dz @ recurrent_kernel^T, and the three products over all steps
               X^T dZ, H^T dZ, dZ kernel^T; no element-wise work at all; run under minirnn's BLAS policy
               (minirnn.kernels.blas_threads: one thread when the per-step product is small, OpenBLAS primed)
+    npfloor   the floor plus the gate nonlinearities a NumPy cell must evaluate step by step (``npfloor_step``):
+              a lower bound for ANY NumPy/SciPy implementation of the cell, however clever its element-wise
+              code, because NumPy has no fused cell and its sigmoid and tanh cost 7-10 ns per float32 here
+    npfloor_keep  the same with MINIRNN_BLAS_THREADS=keep (products on every BLAS thread): the bound printed as
+              npf/torch and npf/tf is the faster of the two
     torch     torch.nn.LSTM / RNN / GRU on the CPU (when torch is installed)
     tf        keras.layers.LSTM / SimpleRNN / GRU under TensorFlow inside one tf.function (when installed)
 
@@ -57,7 +62,7 @@ SHAPES = {  # name: (B, T, D, H)
     "large": (64, 100, 256, 512),
 }
 GATES = {"simplernn": 1, "gru": 3, "lstm": 4}
-IMPLS = ("minirnn", "mr_keep", "naive", "floor", "torch", "tf")
+IMPLS = ("minirnn", "mr_keep", "naive", "floor", "npfloor", "npfloor_keep", "torch", "tf")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -147,6 +152,40 @@ def floor_step(X, W, U, UT, WT, Hs, Z, dZ, dh):
     X.T @ dZ2  # dL/dkernel
     Hs[:-1].reshape(-1, Hs.shape[-1]).T @ dZ2  # dL/drecurrent_kernel
     dZ2 @ WT  # dL/dx
+
+
+#: per cell, the H-wide blocks of each step that go through the recurrent activation (sigmoid) and through
+#: the activation (tanh): LSTM i, f, o and g, a(c_t); GRU z, r and the candidate; SimpleRNN h_t
+NONLINEAR_BLOCKS = {"lstm": (3, 2), "gru": (2, 1), "simplernn": (0, 1)}
+
+
+def make_npfloor(cell, x, W, U, b):
+    """``floor`` plus, for every time step, the cell's sigmoid and tanh evaluations, nothing else.
+
+    They run on contiguous (B, kH) arrays (the cheapest case: a real cell works on strided gate views).
+    The nonlinearities of step t need the recurrent product of step t, so no implementation can batch
+    them over time; the backward pass needs no transcendental function (derivatives come from the cached
+    outputs), so one evaluation per step is the minimum.
+    """
+    import numpy as np
+    from scipy.special import expit
+
+    B, T, H = x.shape[0], x.shape[1], U.shape[0]
+    n_sigmoid, n_tanh = NONLINEAR_BLOCKS[cell]
+    rng = np.random.default_rng(1)
+    S0 = rng.standard_normal((B, n_sigmoid * H)).astype(x.dtype)
+    A0 = rng.standard_normal((B, n_tanh * H)).astype(x.dtype)
+    S, A = S0.copy(), A0.copy()
+    floor, _ = make_floor(cell, x, W, U, b)
+
+    def step():
+        floor()
+        for _ in range(T):
+            if n_sigmoid:
+                expit(S0, out=S)  # from the same inputs every step: values stay in the usual range
+            np.tanh(A0, out=A)
+
+    return step, None
 
 
 def make_floor(cell, x, W, U, b):
@@ -252,6 +291,7 @@ def make_tf(cell, x, W, U, b):
 
 
 MAKERS = {"minirnn": make_minirnn, "mr_keep": make_minirnn, "naive": make_naive, "floor": make_floor,
+          "npfloor": make_npfloor, "npfloor_keep": make_npfloor,
           "torch": make_torch, "tf": make_tf}
 
 
@@ -298,7 +338,7 @@ def _limit_threads(impl: str, n: int) -> dict:
 
 
 def worker(impl: str, threads: int, conn) -> None:
-    if impl == "mr_keep":
+    if impl.endswith("_keep"):
         os.environ["MINIRNN_BLAS_THREADS"] = "keep"  # read when minirnn.kernels.blas_threads is imported
     try:
         info = _limit_threads(impl, threads)
@@ -445,8 +485,10 @@ def measure(workers: dict, cell: str, shape: str, repeats: int, per_round: int, 
 def print_table(results: list, threads: int) -> None:
     print(f"\n== {threads} thread(s): median ms per forward+backward (spread = IQR as % of median) ==")
     head = f"{'cell':10s}{'shape':8s}" + "".join(f"{n:>17s}" for n in IMPLS)
-    ratios = ("torch", "tf", "floor", "naive", "mr_keep")
-    print(head + "".join(f"{'mr/' + r:>11s}" for r in ratios))
+    ratios = ("torch", "tf", "floor", "npfloor", "naive", "mr_keep")
+    # npfloor/torch and npfloor/tf: how close ANY NumPy implementation could come (a bound, see make_npfloor)
+    bounds = ("torch", "tf")
+    print(head + "".join(f"{'mr/' + r:>11s}" for r in ratios) + "".join(f"{'npf/' + r:>11s}" for r in bounds))
     for r in results:
         s = r["stats"]
         row = f"{r['cell']:10s}{r['shape']:8s}"
@@ -455,6 +497,9 @@ def print_table(results: list, threads: int) -> None:
         for n in ratios:
             row += f"{s['minirnn']['median_ms'] / s[n]['median_ms']:11.2f}" if n in s and "minirnn" in s else \
                 f"{'-':>11s}"
+        bound = min((s[n]["median_ms"] for n in ("npfloor", "npfloor_keep") if n in s), default=None)
+        for n in bounds:
+            row += f"{bound / s[n]['median_ms']:11.2f}" if n in s and bound else f"{'-':>11s}"
         print(row)
         for n, why in r["skipped"].items():
             print(f"{'':18s}({n} skipped: {why})")
