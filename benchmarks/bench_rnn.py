@@ -162,7 +162,10 @@ NONLINEAR_BLOCKS = {"lstm": (3, 2), "gru": (2, 1), "simplernn": (0, 1)}
 def make_npfloor(cell, x, W, U, b):
     """``floor`` plus, for every time step, the cell's sigmoid and tanh evaluations, nothing else.
 
-    They run on contiguous (B, kH) arrays (the cheapest case: a real cell works on strided gate views).
+    They run on contiguous (B, kH) arrays (the cheapest case: a real cell works on strided gate views),
+    and the sigmoid is whichever of two NumPy/SciPy formulations is faster at this size, timed at setup:
+    scipy's ``expit``, or ``1 / (1 + exp(-z))`` (NumPy's ``exp`` is vectorised on contiguous arrays, so
+    on large arrays four calls beat one ``expit``; overflow only makes exp(-z) inf, and 1 / inf = 0).
     The nonlinearities of step t need the recurrent product of step t, so no implementation can batch
     them over time; the backward pass needs no transcendental function (derivatives come from the cached
     outputs), so one evaluation per step is the minimum.
@@ -178,12 +181,34 @@ def make_npfloor(cell, x, W, U, b):
     S, A = S0.copy(), A0.copy()
     floor, _ = make_floor(cell, x, W, U, b)
 
+    def sigmoid_expit():
+        expit(S0, out=S)  # from the same inputs every step: values stay in the usual range
+
+    def sigmoid_exp():
+        np.negative(S0, out=S)
+        np.exp(S, out=S)
+        np.add(S, 1, out=S)
+        np.reciprocal(S, out=S)
+
+    def best_of_five(fn):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(20):
+                fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    with np.errstate(over="ignore"):
+        sigmoid = min((sigmoid_expit, sigmoid_exp), key=best_of_five) if n_sigmoid else None
+
     def step():
         floor()
-        for _ in range(T):
-            if n_sigmoid:
-                expit(S0, out=S)  # from the same inputs every step: values stay in the usual range
-            np.tanh(A0, out=A)
+        with np.errstate(over="ignore"):
+            for _ in range(T):
+                if sigmoid is not None:
+                    sigmoid()
+                np.tanh(A0, out=A)
 
     return step, None
 
