@@ -367,12 +367,13 @@ class LSTMCell(GatedCell):
         gates = z.reshape(n, B, 4, H)  # a view with a gate axis: 0 i, 1 f, 2 c (g), 3 o
         i, g, o = gates[:, :, 0], gates[:, :, 2], gates[:, :, 3]
         c_act = buf["c_act"][start:stop]
-        self._s.derivative(gates[:, :, :2], out=local[:, :, :2])  # s'(i) and s'(f) in one call
+        # s' of all four blocks in one pass over contiguous memory (the g block is overwritten next):
+        # cheaper than three passes over strided gate views, which cost ~2.5x per value
+        self._s.derivative(gates, out=local)
+        self._a.derivative(g, out=local[:, :, 2])
         local[:, :, 0] *= g
         local[:, :, 1] *= buf["c"][start:stop]  # c_{t-1}
-        self._a.derivative(g, out=local[:, :, 2])
         local[:, :, 2] *= i
-        self._s.derivative(o, out=local[:, :, 3])
         local[:, :, 3] *= c_act
         self._a.derivative(c_act, out=dc_dh)
         dc_dh *= o
