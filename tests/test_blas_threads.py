@@ -67,3 +67,24 @@ def test_small_product_rule_and_kernels_leave_counts_unchanged():
     y, _, cache = lstm_forward(x, rng.standard_normal((2, 12)), rng.standard_normal((3, 12)), np.zeros(12))
     lstm_backward(cache, np.ones_like(y))
     assert _counts(controls) == before
+
+
+def test_the_same_call_gives_the_same_numbers_every_time():
+    # OpenBLAS's results change in the last bits with its thread count (measured: benchmarks/RESULTS.md), so
+    # the kernels must choose the count from the layer's size alone, never from the clock or the load: two
+    # identical calls of a layer whose products OpenBLAS would split over threads give identical numbers.
+    rng = np.random.default_rng(1)
+    B, T, D, H = 64, 6, 16, 128  # per-step product (64, 128) @ (128, 512): above OpenBLAS's threading size
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    W = rng.standard_normal((D, 4 * H)).astype(np.float32) * 0.2
+    U = rng.standard_normal((H, 4 * H)).astype(np.float32) * 0.1
+    b = rng.standard_normal(4 * H).astype(np.float32) * 0.1
+    results = []
+    for _ in range(3):
+        y, _, cache = lstm_forward(x, W, U, b)
+        g = lstm_backward(cache, np.ones_like(y))
+        results.append([y, g.dx, g.kernel, g.recurrent_kernel, g.bias])
+    for first, later in zip(results[0], results[1]):
+        np.testing.assert_array_equal(first, later)
+    for first, later in zip(results[0], results[2]):
+        np.testing.assert_array_equal(first, later)
