@@ -99,3 +99,37 @@ def test_optimizer_state_is_inspectable():
     np.testing.assert_allclose(state["m"][1], -0.1)
     state["m"][1][...] = 7  # a copy: the optimizer is not affected
     assert opt.m[1][0] == pytest.approx(-0.1)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_updates_all_parameters_in_one_pass_with_the_per_parameter_numbers(amsgrad):
+    # Parameters of one dtype share flat slot buffers and are updated in one pass (Adam._update_all);
+    # with mixed dtypes each parameter is updated alone (Adam.update). Same parameters, same gradients:
+    # the float32 results must be bit-identical, and the per-parameter slots must be views of the flat ones.
+    rng = np.random.default_rng(3)
+    shapes = [(1, 8), (4, 8), (8,), (4, 1), (1,)]
+    init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    steps = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(4)]
+    flat_params = [p.copy() for p in init]
+    flat = Adam(learning_rate=0.01, amsgrad=amsgrad)
+    flat.update = lambda *args: pytest.fail("one dtype: the one-pass update should run, not update()")
+    # the same values, but one parameter stored as float64 forces the per-parameter path; its twin below
+    # is float32 throughout, so it is compared on the float32 parameters only
+    alone_params = [p.copy() for p in init] + [np.zeros(2, np.float64)]
+    alone = Adam(learning_rate=0.01, amsgrad=amsgrad)
+    for grads in steps:
+        flat.apply(flat_params, grads)
+        alone.apply(alone_params, grads + [np.ones(2)])
+    assert flat._flat_slots is not None and alone._flat_slots is None
+    for a, b in zip(flat_params, alone_params):
+        np.testing.assert_array_equal(a, b)
+    for name in flat.slot_names:
+        for k, s in enumerate(flat.slots[name]):
+            np.testing.assert_array_equal(s, alone.slots[name][k])
+            assert np.shares_memory(s, flat._flat_slots[name])
+    # restoring a state writes through the views, so the next one-pass step starts from it
+    state = flat.get_state()
+    flat.apply(flat_params, steps[0])
+    flat.set_state(state)
+    assert all(np.shares_memory(s, flat._flat_slots["m"]) for s in flat.slots["m"])
+    np.testing.assert_array_equal(flat._flat_slots["m"], np.concatenate([a.ravel() for a in state["m"]]))
