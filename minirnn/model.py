@@ -342,7 +342,7 @@ class Sequential:
         cbs.on_train_begin({})
         logs: dict[str, float] = {}
         # small recurrent layers: one BLAS thread for the whole run (minirnn.kernels.blas_threads)
-        with self._blas_threads(batch_size):
+        with self._blas_threads(batch_size, x.shape[1] if x.ndim == 3 else 1):
             for epoch in range(initial_epoch, epochs):
                 # per-epoch generators from (seed, epoch) only, so that training can resume at any epoch
                 shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(
@@ -410,17 +410,23 @@ class Sequential:
         """The model's outputs for x, computed in batches with dropout off."""
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
         x = self._check_x(x)
-        with self._blas_threads(batch_size):
+        with self._blas_threads(batch_size, x.shape[1] if x.ndim == 3 else 1):
             outs = [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)]
         return np.concatenate(outs, axis=0)
 
-    def _blas_threads(self, batch_size: int):
-        """A context: one BLAS thread if every recurrent layer's per-step product is small (see
-        ``minirnn.kernels.blas_threads``). The kernels limit themselves too; doing it once around a whole
-        loop saves switching the thread count twice per batch."""
+    def _blas_threads(self, batch_size: int, timesteps: int):
+        """A context: one BLAS thread if every product of every recurrent layer is small, the per-step ones
+        and those over all timesteps * batch_size rows (see ``minirnn.kernels.blas_threads``). The kernels
+        limit themselves too; doing it once around a whole loop saves switching the thread count (~13 us)
+        several times per batch."""
         rnns = [layer for layer in self.layers if isinstance(layer, RNN) and layer.built]
-        return blas_threads.limited(bool(rnns) and all(
-            blas_threads.is_small(batch_size, r.units, r.make_cell().gates * r.units) for r in rnns))
+
+        def small(r: RNN) -> bool:
+            D, G = r.params["kernel"].shape
+            return (blas_threads.is_small(batch_size, r.units, G)
+                    and blas_threads.is_small(batch_size * timesteps, max(D, r.units), G))
+
+        return blas_threads.limited(bool(rnns) and all(small(r) for r in rnns))
 
     def _inference(self, x: Array, offset: int = 0, return_mask: bool = False):
         """Forward pass with dropout off (with ``return_mask``: ``(y, output step mask)``); NaN or Inf is

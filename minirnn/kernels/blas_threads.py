@@ -36,11 +36,9 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import threading
-from collections.abc import Iterator
 
 #: products (B, H) @ (H, G) with B * H * G below this many multiply-adds run on one BLAS thread:
 #: 2**24, a few milliseconds of work, e.g. (64, 256) @ (256, 1024). Below it a second thread saves at
@@ -82,7 +80,12 @@ def prime_openblas() -> None:
 
 
 def is_small(batch: int, units: int, gate_width: int) -> bool:
-    """Whether a per-step product (batch, units) @ (units, gate_width) is small enough for one thread."""
+    """Whether a product (batch, units) @ (units, gate_width) is small enough for one thread.
+
+    The kernels ask per phase: for the per-step products (B, H) @ (H, kH), and for the products over all
+    T B rows at once (the input projection, the weight gradients, dL/dx), which are T times larger and
+    may get every thread where the per-step ones do not.
+    """
     return batch * units * gate_width < SMALL_PRODUCT
 
 
@@ -118,28 +121,37 @@ def _find_controls() -> list:
     return found
 
 
-@contextlib.contextmanager
-def limited(active: bool = True) -> Iterator[None]:
-    """Within the block, every loaded OpenBLAS uses one thread (if ``active`` and ``ENABLED``)."""
-    global _controls, _depth
-    if not (active and ENABLED):
-        yield
-        return
-    with _lock:
-        if _controls is None:
-            _controls = _find_controls()
-        if _depth == 0:
-            _saved[:] = [get() for get, _ in _controls]
-            for (_, set_), n in zip(_controls, _saved):
-                if n > 1:
-                    set_(1)
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                for (_, set_), n in zip(_controls, _saved):
-                    if n > 1:
-                        set_(n)
+class limited:
+    """``with limited(active):`` every loaded OpenBLAS uses one thread inside the block (if ``active`` and
+    ``ENABLED``). Nested and concurrent uses are counted: the first one in sets the count, the last one
+    out restores it, so a nested block costs only a lock and a counter (a class, not a generator-based
+    context manager, because the kernels enter it a few times per call)."""
+
+    __slots__ = ("active",)
+
+    def __init__(self, active: bool = True):
+        self.active = bool(active) and ENABLED
+
+    def __enter__(self) -> limited:
+        global _controls, _depth
+        if self.active:
+            with _lock:
+                if _controls is None:
+                    _controls = _find_controls()
+                if _depth == 0:
+                    _saved[:] = [get() for get, _ in _controls]
+                    for (_, set_), n in zip(_controls, _saved):
+                        if n > 1:
+                            set_(1)
+                _depth += 1
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        global _depth
+        if self.active:
+            with _lock:
+                _depth -= 1
+                if _depth == 0:
+                    for (_, set_), n in zip(_controls, _saved):
+                        if n > 1:
+                            set_(n)

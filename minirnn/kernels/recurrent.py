@@ -638,18 +638,23 @@ def recurrent_forward(
     U = np.ascontiguousarray(recurrent_kernel, dtype=dtype)
     scratch = cell.scratch_buffers(B, H, dtype)
     padded = buf.get("step_mask")
-    # Small per-step products run on one BLAS thread: see minirnn.kernels.blas_threads for why.
-    with blas_threads.limited(blas_threads.is_small(B, H, G)):
-        # One matmul for the input projection of every time step (the loop then adds only h @ U).
-        z = block_matmul(buf["x"], kernel.astype(dtype, copy=False), in_mask, np.empty((T, B, G), dtype))
-        if bias is not None:
-            z += bias
+    # Small products run on one BLAS thread (see minirnn.kernels.blas_threads for why), decided per phase:
+    # the input projection is (T B, D) @ (D, kH), the loop's products (B, H) @ (H, kH). When both are small
+    # the outer block switches once (switching costs ~13 us; the inner blocks then only count).
+    projection_small, loop_small = blas_threads.is_small(T * B, D, G), blas_threads.is_small(B, H, G)
+    with blas_threads.limited(projection_small and loop_small):
+        with blas_threads.limited(projection_small):
+            # One matmul for the input projection of every time step (the loop then adds only h @ U).
+            z = block_matmul(buf["x"], kernel.astype(dtype, copy=False), in_mask, np.empty((T, B, G), dtype))
+            if bias is not None:
+                z += bias
         buf["z"] = z
-        for t in range(T):
-            cell.step_forward(t, buf, U, scratch)
-            if padded is not None and not padded[t].all():
-                for name in cell.state_names:  # a padded step carries every state through unchanged
-                    np.copyto(buf[name][t + 1], buf[name][t], where=~padded[t])
+        with blas_threads.limited(loop_small):
+            for t in range(T):
+                cell.step_forward(t, buf, U, scratch)
+                if padded is not None and not padded[t].all():
+                    for name in cell.state_names:  # a padded step carries every state through unchanged
+                        np.copyto(buf[name][t + 1], buf[name][t], where=~padded[t])
 
     outputs = buf["h"][1:]
     if padded is not None:
@@ -685,6 +690,7 @@ def recurrent_backward(
     cell, buf = cache.cell, cache.buffers
     T, B, G = buf["z"].shape
     H = G // cell.gates
+    D = buf["x"].shape[2]
     dtype = buf["z"].dtype
     padded = buf.get("step_mask")
 
@@ -716,33 +722,37 @@ def recurrent_backward(
     # back by its steps while still in cache (measured ~2x faster than all T steps at once at H = 128).
     block = max(1, _BLOCK_BYTES // (B * G * dtype.itemsize))
     start = T
-    with blas_threads.limited(blas_threads.is_small(B, H, G)):  # as in recurrent_forward
-        for t in range(T - 1, -1, -1):
-            if t < start:
-                start = max(0, t + 1 - block)
-                cell.prepare_backward(buf, scratch, start, t + 1)
-            if d_outputs is not None:
-                d_states[0] += d_seq[t]
-            if record_dh:
-                dh_over_time[t] = d_states[0]
-            skip = None if padded is None or padded[t].all() else ~padded[t]
-            if skip is not None:
-                carried = [d.copy() for d in d_states]
-            cell.step_backward(t, buf, d_states, dZ[t], UT, scratch)
-            if skip is not None:
-                # a padded step was the identity on the states: its gradient passes straight through
-                for d, c in zip(d_states, carried):
-                    np.copyto(d, c, where=skip)
-                for arr in (dZ, *time_buffers.values()):
-                    np.copyto(arr[t], 0, where=skip)
+    loop_small, gradients_small = blas_threads.is_small(B, H, G), blas_threads.is_small(T * B, max(D, H), G)
+    with blas_threads.limited(loop_small and gradients_small):  # one switch when both are small
+        with blas_threads.limited(loop_small):  # the loop's products, as in recurrent_forward
+            for t in range(T - 1, -1, -1):
+                if t < start:
+                    start = max(0, t + 1 - block)
+                    cell.prepare_backward(buf, scratch, start, t + 1)
+                if d_outputs is not None:
+                    d_states[0] += d_seq[t]
+                if record_dh:
+                    dh_over_time[t] = d_states[0]
+                skip = None if padded is None or padded[t].all() else ~padded[t]
+                if skip is not None:
+                    carried = [d.copy() for d in d_states]
+                cell.step_backward(t, buf, d_states, dZ[t], UT, scratch)
+                if skip is not None:
+                    # a padded step was the identity on the states: its gradient passes straight through
+                    for d, c in zip(d_states, carried):
+                        np.copyto(d, c, where=skip)
+                    for arr in (dZ, *time_buffers.values()):
+                        np.copyto(arr[t], 0, where=skip)
 
-        # Weight gradients summed over time, each one matmul over all T*B rows.
-        kernel = cache.kernel.astype(dtype, copy=False)
-        d_kernel = block_weight_grad(buf["x"], buf.get("in_mask"), dZ)
-        d_recurrent, d_recurrent_bias = cell.recurrent_gradients(buf, dZ, scratch)
-        d_bias = dZ.reshape(T * B, G).sum(axis=0) if cache.use_bias else None
-        dx = block_matmul_backward(dZ, np.ascontiguousarray(kernel.T), buf.get("in_mask"),
-                                   np.empty(buf["x"].shape, dtype)).transpose(1, 0, 2)
+        # Weight gradients summed over time, each one matmul over all T*B rows: products T times larger than the
+        # loop's, so they may get every BLAS thread where the loop's do not (same rule, see blas_threads).
+        with blas_threads.limited(gradients_small):
+            kernel = cache.kernel.astype(dtype, copy=False)
+            d_kernel = block_weight_grad(buf["x"], buf.get("in_mask"), dZ)
+            d_recurrent, d_recurrent_bias = cell.recurrent_gradients(buf, dZ, scratch)
+            d_bias = dZ.reshape(T * B, G).sum(axis=0) if cache.use_bias else None
+            dx = block_matmul_backward(dZ, np.ascontiguousarray(kernel.T), buf.get("in_mask"),
+                                       np.empty(buf["x"].shape, dtype)).transpose(1, 0, 2)
     if cache.go_backwards:
         dx = dx[:, ::-1]
     return RecurrentGrads(np.ascontiguousarray(dx), d_states, d_kernel, d_recurrent, d_bias, dh_over_time,
