@@ -135,23 +135,28 @@ def make_naive(cell, x, W, U, b):
     return step, check
 
 
-def floor_step(X, W, U, UT, WT, Hs, Z, dZ, dh):
+def floor_step(X, W, U, UT, WT, Hs, Z, dZ, dh, loop_threads, bulk_threads):
     """The unavoidable matrix products of one forward + backward, nothing else.
 
     X (T B, D) time-major inputs, Hs (T + 1, B, H) states, Z and dZ (T, B, kH); UT, WT contiguous transposes.
+    ``loop_threads`` and ``bulk_threads`` are context-manager factories that set the BLAS threads for the
+    per-step products and for those over all T B rows, as minirnn's kernels do.
     """
     import numpy as np
 
     T = Z.shape[0]
-    np.matmul(X, W, out=Z.reshape(-1, Z.shape[-1]))  # input projection of all steps
-    for t in range(T):  # the recurrent product of each step
-        np.matmul(Hs[t], U, out=Z[t])
-    for t in range(T - 1, -1, -1):  # its transpose in backpropagation through time
-        np.matmul(dZ[t], UT, out=dh)
+    with bulk_threads():
+        np.matmul(X, W, out=Z.reshape(-1, Z.shape[-1]))  # input projection of all steps
+    with loop_threads():
+        for t in range(T):  # the recurrent product of each step
+            np.matmul(Hs[t], U, out=Z[t])
+        for t in range(T - 1, -1, -1):  # its transpose in backpropagation through time
+            np.matmul(dZ[t], UT, out=dh)
     dZ2 = dZ.reshape(-1, dZ.shape[-1])
-    X.T @ dZ2  # dL/dkernel
-    Hs[:-1].reshape(-1, Hs.shape[-1]).T @ dZ2  # dL/drecurrent_kernel
-    dZ2 @ WT  # dL/dx
+    with bulk_threads():
+        X.T @ dZ2  # dL/dkernel
+        Hs[:-1].reshape(-1, Hs.shape[-1]).T @ dZ2  # dL/drecurrent_kernel
+        dZ2 @ WT  # dL/dx
 
 
 #: per cell, the H-wide blocks of each step that go through the recurrent activation (sigmoid) and through
@@ -228,14 +233,16 @@ def make_floor(cell, x, W, U, b):
     dh = np.empty((B, H), x.dtype)
     UT, WT = np.ascontiguousarray(U.T), np.ascontiguousarray(W.T)
 
-    # the same BLAS policy as minirnn's kernels (one thread for small products, OpenBLAS primed), so that
-    # the floor bounds what minirnn could reach
-    small = blas_threads.is_small(B, H, G)
+    # the same BLAS policy as minirnn's kernels (one thread for small products, decided per phase; OpenBLAS
+    # primed), so that the floor bounds what minirnn could reach
+    loop_small = blas_threads.is_small(B, H, G)
+    bulk_small = blas_threads.is_small(T * B, max(D, H), G)
     blas_threads.prime_openblas()
 
     def step():
-        with blas_threads.limited(small):
-            floor_step(X, W, U, UT, WT, Hs, Z, dZ, dh)
+        with blas_threads.limited(loop_small and bulk_small):  # one switch when both are small, as minirnn
+            floor_step(X, W, U, UT, WT, Hs, Z, dZ, dh, lambda: blas_threads.limited(loop_small),
+                       lambda: blas_threads.limited(bulk_small))
 
     return step, None
 
