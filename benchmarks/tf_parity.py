@@ -52,9 +52,14 @@ except ImportError:
 import minirnn  # noqa: E402
 from minirnn import Sequential  # noqa: E402
 from minirnn.gradcheck import relative_error  # noqa: E402
-from minirnn.interop import from_keras, inject_dropout_masks, keras_loss_and_gradients  # noqa: E402
+from minirnn.interop import (  # noqa: E402
+    fixed_dropout_pair,
+    from_keras,
+    inject_dropout_masks,
+    keras_loss_and_gradients,
+)
 from minirnn.kernels.dropout import dropout_mask  # noqa: E402
-from minirnn.layers import LAYERS, Dropout  # noqa: E402
+from minirnn.layers import LAYERS  # noqa: E402
 from minirnn.losses import ShapeBroadcastWarning  # noqa: E402
 
 TARGETS = {"float32": 1e-5, "float64": 1e-10}
@@ -327,30 +332,6 @@ def trajectory(seed: int, steps: int = 100, n: int = 1000) -> bool:
 
 # -- 3. dropout with injected masks ----------------------------------------------------------------
 
-class InjectedDropout(keras.layers.Layer):
-    """TensorFlow's dropout arithmetic, ``where(keep, x * f32(1/(1-rate)), 0)``, with a given keep mask."""
-
-    def __init__(self, rate: float, keep: np.ndarray, **kwargs):
-        super().__init__(**kwargs)
-        self.rate, self.keep = rate, tf.constant(keep)
-
-    def call(self, x, training=False):
-        if not training:
-            return x
-        return tf.where(self.keep, x * tf.constant(1.0 / (1.0 - self.rate), dtype=x.dtype), tf.zeros_like(x))
-
-
-class FixedMaskDropout(Dropout):
-    """minirnn's Dropout with a given scaled mask (``Dropout.forward(mask=...)``) in training."""
-
-    def __init__(self, rate: float, mask: np.ndarray, **kwargs):
-        super().__init__(rate, **kwargs)
-        self.mask = mask
-
-    def forward(self, x, *, training=False, rng=None, mask=None):
-        return super().forward(x, training=training, rng=rng, mask=self.mask if training else None)
-
-
 def dropout_step(seed: int, rate: float = 0.2) -> bool:
     print(f"\n4. Dropout({rate}) with the same mask injected in both: one Adam step, float32")
     rng = np.random.default_rng(seed + 2)
@@ -359,8 +340,9 @@ def dropout_step(seed: int, rate: float = 0.2) -> bool:
     x = rng.standard_normal((B, 10, 1)).astype("float32")
     mask = dropout_mask((B, 50), rate, rng, np.float32)
     lstm, dense = kbase.layers[0], kbase.layers[2]
-    kmodel = keras.Sequential([keras.Input((10, 1)), lstm, InjectedDropout(rate, mask != 0), dense])
-    model = Sequential([base.layers[0], FixedMaskDropout(rate, mask), base.layers[2]])
+    kdrop, drop = fixed_dropout_pair(rate, mask)
+    kmodel = keras.Sequential([keras.Input((10, 1)), lstm, kdrop, dense])
+    model = Sequential([base.layers[0], drop, base.layers[2]])
     kmodel.compile(optimizer="adam", loss="mse")
     model.compile(optimizer="adam", loss="mse")
     loss, grads, dx = model.loss_and_gradients(x, x, training=True, return_input_gradient=True)

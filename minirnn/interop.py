@@ -16,7 +16,8 @@ merge_mode, dtype, name, the input shape; one table entry per layer type, wrappe
 the same table) and the weights unchanged. Options the conversion does not carry (return_state,
 regularizers, constraints, frozen layers, mixed precision) raise ``ValueError`` rather than silently
 computing something else. Random draws (initializers, dropout masks) cannot agree across frameworks;
-``set_keras_dropout_masks`` makes a Keras RNN layer use given masks, for comparisons.
+``set_keras_dropout_masks`` makes a Keras RNN layer use given masks, and ``fixed_dropout_pair`` gives a
+Keras and a minirnn dropout layer that drop the same units, for comparisons.
 
 PyTorch (``to_torch_state_dict`` / ``from_torch_state_dict``), for one recurrent layer, with
 torch's ``batch_first=True`` modules ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU`` (one layer, one direction):
@@ -61,6 +62,7 @@ from . import initializers
 from .kernels.dropout import dropout_mask
 from .layers import LAYERS
 from .layers.base import Layer, check_positive_int
+from .layers.core import Dropout
 from .layers.recurrent import RNN
 from .layers.wrappers import Bidirectional
 from .model import Sequential
@@ -460,3 +462,37 @@ def inject_dropout_masks(model: Sequential, keras_model: Any, batch: int, rng: n
 
         layer.forward = injected
         set_keras_dropout_masks(klayer, *masks)
+
+
+class FixedMaskDropout(Dropout):
+    """minirnn's ``Dropout`` that applies one given scaled mask (``Dropout.forward(mask=...)``) in training."""
+
+    def __init__(self, rate: float, mask: Array, **kwargs):
+        super().__init__(rate, **kwargs)
+        self.mask = mask
+
+    def forward(self, x, *, training=False, rng=None, mask=None):
+        return super().forward(x, training=training, rng=rng, mask=self.mask if training else None)
+
+
+def fixed_dropout_pair(rate: float, mask: Array) -> tuple[Any, FixedMaskDropout]:
+    """For parity checks: a Keras layer and a minirnn ``Dropout`` that drop the same units in training.
+
+    ``mask`` is minirnn's scaled mask (``minirnn.kernels.dropout.dropout_mask``: 0 or 1/(1-rate)). The Keras
+    layer does TensorFlow's dropout arithmetic, ``where(keep, x * f32(1/(1-rate)), 0)``, with keep = mask != 0,
+    so both frameworks compute bit-for-bit the same training-mode output.
+    """
+    import keras
+    import tensorflow as tf
+
+    class InjectedDropout(keras.layers.Layer):
+        def __init__(self, keep, **kwargs):
+            super().__init__(**kwargs)
+            self.keep = tf.constant(keep)
+
+        def call(self, x, training=False):
+            if not training:
+                return x
+            return tf.where(self.keep, x * tf.constant(1.0 / (1.0 - rate), dtype=x.dtype), tf.zeros_like(x))
+
+    return InjectedDropout(mask != 0), FixedMaskDropout(rate, mask)

@@ -18,7 +18,7 @@ keras = pytest.importorskip("keras")
 
 from minirnn import Sequential  # noqa: E402
 from minirnn.gradcheck import relative_error  # noqa: E402
-from minirnn.interop import from_keras, keras_loss_and_gradients, to_keras  # noqa: E402
+from minirnn.interop import fixed_dropout_pair, from_keras, keras_loss_and_gradients, to_keras  # noqa: E402
 from minirnn.kernels.dropout import dropout_mask  # noqa: E402
 from minirnn.layers import LAYERS, LSTM, Dense, Dropout, SimpleRNN  # noqa: E402
 
@@ -143,28 +143,6 @@ def test_adam_trajectory_matches_keras(quiet_broadcast):
     assert model.optimizer.iterations == 30
 
 
-class InjectedDropout(keras.layers.Layer):
-    """TensorFlow's dropout arithmetic, ``where(keep, x * f32(1/(1-rate)), 0)``, with a given keep mask."""
-
-    def __init__(self, rate, keep, **kwargs):
-        super().__init__(**kwargs)
-        self.rate, self.keep = rate, tf.constant(keep)
-
-    def call(self, x, training=False):
-        if not training:
-            return x
-        return tf.where(self.keep, x * tf.constant(1.0 / (1.0 - self.rate), dtype=x.dtype), tf.zeros_like(x))
-
-
-class FixedMaskDropout(Dropout):
-    def __init__(self, rate, mask, **kwargs):
-        super().__init__(rate, **kwargs)
-        self.mask = mask
-
-    def forward(self, x, *, training=False, rng=None, mask=None):
-        return super().forward(x, training=training, rng=rng, mask=self.mask if training else None)
-
-
 def test_dropout_step_with_injected_mask_matches_keras(quiet_broadcast):
     rate, units = 0.5, 8
     rng = np.random.default_rng(5)
@@ -173,9 +151,10 @@ def test_dropout_step_with_injected_mask_matches_keras(quiet_broadcast):
     x = rng.standard_normal((B, 10, 1)).astype("float32")
     mask = dropout_mask((B, units), rate, rng, np.float32)
     assert 0 < np.count_nonzero(mask) < mask.size
-    kmodel = keras.Sequential([keras.Input((10, 1)), kbase.layers[0], InjectedDropout(rate, mask != 0),
+    kdrop, drop = fixed_dropout_pair(rate, mask)
+    kmodel = keras.Sequential([keras.Input((10, 1)), kbase.layers[0], kdrop,
                                kbase.layers[2]])
-    model = Sequential([base.layers[0], FixedMaskDropout(rate, mask), base.layers[2]])
+    model = Sequential([base.layers[0], drop, base.layers[2]])
     kmodel.compile(optimizer="adam", loss="mse")
     model.compile(optimizer="adam", loss="mse")
 
