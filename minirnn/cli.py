@@ -380,6 +380,25 @@ def _shape(args: argparse.Namespace, default: tuple[int, int, int, int]) -> tupl
     return tuple(g if g is not None else d for g, d in zip(given, default))  # type: ignore[return-value]
 
 
+def build_cell(obj: Any, units: int, kwargs: dict) -> Any:
+    """The cell named on the command line: a Cell class is called as ``Class(units, **kwargs)``, a cell
+    instance is used as it is, any other callable is a factory called as ``factory(**kwargs)``."""
+    from .cells import Cell
+
+    if isinstance(obj, type):
+        if not issubclass(obj, Cell):
+            raise TypeError(f"{obj.__name__} is not a recurrent cell: it is not a minirnn.cells.Cell subclass "
+                            f"(the protocol is in minirnn.cells.base)")
+        return obj(units, **kwargs)
+    if isinstance(obj, Cell):
+        if kwargs:
+            raise ValueError(f"--cell names a cell instance, which takes no options; got {sorted(kwargs)}")
+        return obj
+    if callable(obj):
+        return obj(**kwargs)
+    raise TypeError(f"expected a Cell class, a cell instance or a factory; got {type(obj).__name__}")
+
+
 def _run_cell(args: argparse.Namespace) -> int:
     from .gradcheck import check_cell, validate_cell
 
@@ -395,20 +414,18 @@ def _run_cell(args: argparse.Namespace) -> int:
         kwargs.setdefault("activation", args.activation)
     if args.recurrent_activation is not None:
         kwargs.setdefault("recurrent_activation", args.recurrent_activation)
+    if args.no_bias:
+        kwargs.setdefault("use_bias", False)
+    B, T, D, H = _shape(args, (3, 5, 4, 4))
     try:
-        obj = load_object(args.cell)
-        if isinstance(obj, type) and not hasattr(obj, "step_forward"):
-            raise TypeError(f"{obj.__name__} is not a recurrent cell: it has no step_forward "
-                            f"(see minirnn.kernels.recurrent.RecurrentCell)")
-        cell = obj(**kwargs) if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "step_forward")) else obj
+        cell = build_cell(load_object(args.cell), H, kwargs)
         validate_cell(cell)
     except (ValueError, TypeError, ImportError, SyntaxError) as e:
         print(f"minirnn gradcheck: error: --cell {args.cell}: {e}", file=sys.stderr)
         return 2
-    B, T, D, H = _shape(args, (3, 5, 4, 4))
     try:
-        report = check_cell(cell, batch=B, steps=T, features=D, units=H, use_bias=not args.no_bias, seed=args.seed,
-                            title=f"{args.cell} {cell!r}, B={B} T={T} D={D} H={H}", **_options(args))
+        report = check_cell(cell, batch=B, steps=T, features=D, seed=args.seed,
+                            title=f"{args.cell} {cell!r}, B={B} T={T} D={D}", **_options(args))
     except Exception as e:  # a user's cell that crashes has failed its check: say where, exit 1
         print(f"FAIL  {args.cell}: the cell raised {type(e).__name__}: {e}", file=sys.stderr)
         return 1
@@ -438,7 +455,7 @@ def _run_cases(cases: list[LayerCase], args: argparse.Namespace, tables: bool) -
                 "  minirnn gradcheck --layer lstm --activation relu --batch 3 --steps 5 --units 4 --seed 0\n"
                 "  minirnn gradcheck --layer gru --no-reset-after --dropout 0.2 --recurrent-dropout 0.3 --training\n"
                 "  minirnn gradcheck --layer bidirectional --inner gru --merge-mode mul --return-sequences\n"
-                "  minirnn gradcheck --cell examples.custom_cell:NoForgetLSTMCell"))
+                "  minirnn gradcheck --cell examples/cells/peephole_lstm.py:PeepholeLSTMCell"))
 def run_gradcheck(args: argparse.Namespace) -> int:
     if args.cell is not None:
         return _run_cell(args)

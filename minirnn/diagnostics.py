@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernels.recurrent import recurrent_backward
+from .cells import driver
 from .layers.base import Layer
 from .layers.recurrent import RNN
 
@@ -117,5 +117,5 @@ def gradient_norms_over_time(model: Any, x: Any, y: Any, *, layer: Any = None, t
         d_seq = d_out
     else:  # the layer's output is h_T itself
         d_final[0] = d_out
-    dh = recurrent_backward(caches[index], d_seq, d_final, record_dh=True).dh_over_time
+    dh = driver.backward(caches[index], d_seq, d_final, record_dh=True).dh_over_time
     return np.linalg.norm(dh.reshape(dh.shape[0], -1).astype(np.float64), axis=1)

@@ -32,41 +32,17 @@ What is checked (every entry point returns a ``GradCheckReport``, one row per ar
 * ``check_gradients(loss, wrt, analytic)``: the engine; ``loss()`` reads the arrays in ``wrt``;
 * ``check_kernel(forward, backward, inputs)``: a pure forward/backward pair, through the random
   projection J = sum_k <r_k, y_k> of its outputs y_k (random r_k, so no error can cancel);
-* ``check_cell(cell)``: a recurrent cell, built-in or your own, run by the shared time-loop driver
-  (``recurrent_forward`` / ``recurrent_backward``); checks dx, every initial state, kernel,
-  recurrent_kernel and bias;
+* ``check_cell(cell)``: a recurrent cell, built-in or your own, run by the one time-loop driver
+  (``minirnn.cells.driver``); checks dx, every initial state and every parameter the cell declares;
 * ``check_layer(layer, x)``: a layer (float64 copy), its input, initial states and every parameter;
 * ``check_model(model, x, y)``: a compiled ``Sequential`` (float64 copy), its loss with respect to the
   input and every weight.
 
-Writing your own cell (the protocol ``minirnn.kernels.recurrent.RecurrentCell``):
-
-The driver owns the weights and everything that does not depend on the cell. It computes the input
-projection of all steps at once, ``z_t = x_t @ kernel + bias`` (k gate blocks of H units side by side),
-and after the backward loop it turns the per-step dL/dz_t into ``dkernel``, ``drecurrent_kernel``,
-``dbias`` and ``dx`` with one matmul each. A cell only says what happens inside one step:
-
-* ``gates`` (k) and ``state_names`` (the first must be ``"h"``, the output; e.g. ``("h", "c")``);
-* ``extra_buffers(T, B, H, dtype)``: time-major arrays the cell wants cached (e.g. a(c_t));
-* ``scratch_buffers(B, H, dtype)``: work arrays allocated once per call (must hold ``"rec"`` (B, kH)
-  if you use ``_add_recurrent_product``);
-* ``step_forward(t, buf, recurrent_kernel, scratch)``: on entry ``buf["z"][t]`` is
-  ``x_t @ kernel + bias``; add ``h_{t-1} @ recurrent_kernel`` (``self._add_recurrent_product``),
-  apply the activations in place (cache activations, not pre-activations) and write each state
-  of step t into ``buf[name][t + 1]`` (``buf[name][0]`` is the initial state);
-* ``step_backward(t, buf, d_states, dz, recurrent_kernel_T, scratch)``: ``d_states`` holds
-  dL/d(state_t) for each state, (B, H) each; write dL/dz_t into ``dz`` (B, kH) and overwrite
-  ``d_states`` in place with dL/d(state_{t-1}) (for h: ``dz @ recurrent_kernel_T``, which
-  ``self._recurrent_product_backward(dz, recurrent_kernel_T, buf, d_states[0], scratch)`` computes).
-
-A cell that goes through the two ``_recurrent_product`` helpers may set
-``supports_recurrent_dropout = True``: the driver then applies recurrent dropout masks for it.
-``RecurrentCell`` documents the optional hooks (extra backward buffers, work done once before the
-backward loop, a recurrent bias). Any cell gets a layer for free (subclass
-``minirnn.layers.recurrent.RNN`` and return it from ``make_cell``) and is checked by
-``check_cell(MyCell())`` or from the shell by ``python -m minirnn gradcheck --cell my_module:MyCell``
-(or ``path/to/file.py:MyCell``). ``examples/custom_cell.py`` is a worked example (the 1997 LSTM,
-without a forget gate).
+Writing your own cell: the protocol is ``minirnn.cells.base`` (its docstring has a worked example). A cell
+declares its parameters and states and writes one step forward and one step backward; any cell gets a
+layer (``minirnn.layers.RNN(cell)``) and is checked by ``check_cell(MyCell(units))`` or from the shell by
+``python -m minirnn gradcheck --cell my_module:MyCell`` (or ``path/to/file.py:MyCell``).
+``examples/cells/`` holds cells from papers written that way.
 
 Example:
     >>> import numpy as np
@@ -75,8 +51,8 @@ Example:
     >>> n = numerical_gradient(lambda: float((w ** 3).sum()), w)
     >>> relative_error(3 * w ** 2, n) < 1e-9
     True
-    >>> from minirnn.kernels import LSTMCell
-    >>> report = check_cell(LSTMCell(), batch=2, steps=3, features=2, units=2)
+    >>> from minirnn.cells import LSTMCell
+    >>> report = check_cell(LSTMCell(2), batch=2, steps=3, features=2)
     >>> report.passed, [c.name for c in report.checks]
     (True, ['x', 'initial h', 'initial c', 'kernel', 'recurrent_kernel', 'bias'])
     >>> 1.8 < report.checks[3].taylor.slope < 3.2
@@ -92,7 +68,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernels.recurrent import RecurrentCell, recurrent_backward, recurrent_forward
+from .cells import Cell, driver
 
 Array = np.ndarray
 
@@ -402,72 +378,79 @@ def check_kernel(forward: Callable[[dict[str, Array]], tuple[Any, Any]],
     return check_gradients(loss, wrt, grads, seed=seed, title=title, **options)
 
 
-def validate_cell(cell: Any) -> RecurrentCell:
-    """Raise TypeError/ValueError unless ``cell`` follows the ``RecurrentCell`` protocol; return it."""
+def validate_cell(cell: Any) -> Cell:
+    """Raise TypeError/ValueError unless ``cell`` follows the cell protocol (``minirnn.cells.base``); return it."""
     if isinstance(cell, type):
-        raise TypeError(f"cell must be a cell instance; got the class {cell.__name__} (call it: {cell.__name__}())")
-    for attr in ("gates", "state_names", "step_forward", "step_backward", "extra_buffers", "scratch_buffers"):
-        if not hasattr(cell, attr):
-            raise TypeError(f"cell must implement the RecurrentCell protocol (minirnn.kernels.recurrent); "
-                            f"{type(cell).__name__} has no {attr!r}")
-    gates, names = cell.gates, cell.state_names
-    if isinstance(gates, bool) or not isinstance(gates, (int, np.integer)) or gates < 1:
-        raise ValueError(f"cell.gates must be a positive integer (gate blocks per step); got {gates!r}")
-    if not isinstance(names, (tuple, list)) or not names or not all(isinstance(n, str) for n in names):
-        raise ValueError(f"cell.state_names must be a non-empty tuple of strings; got {names!r}")
-    if names[0] != "h":
-        raise ValueError(f"cell.state_names must start with 'h' (the output state); got {tuple(names)}")
-    reserved = {"x", "z"} & set(names)
-    if reserved:
-        raise ValueError(f"cell.state_names must not use the driver's buffer names {sorted(reserved)}")
+        raise TypeError(f"cell must be a cell instance; got the class {cell.__name__} "
+                        f"(construct it: {cell.__name__}(units))")
+    if not isinstance(cell, Cell):
+        raise TypeError(f"cell must be a minirnn.cells.Cell (the protocol is in minirnn.cells.base); "
+                        f"got {type(cell).__name__}")
+    sizes = cell.state_sizes
+    if not isinstance(sizes, dict) or not sizes or not all(isinstance(n, str) for n in sizes) \
+            or not all(isinstance(v, (int, np.integer)) and v > 0 for v in sizes.values()):
+        raise ValueError(f"{type(cell).__name__}.state_sizes must be a non-empty dict of state name -> "
+                         f"positive size; got {sizes!r}")
     return cell
 
 
-def check_cell(cell: RecurrentCell, *, batch: int = 3, steps: int = 5, features: int = 4, units: int = 4,
-               use_bias: bool = True, seed: int = 0, title: str | None = None, **options: Any) -> GradCheckReport:
-    """Check a recurrent cell (built-in or your own) as run by ``recurrent_forward``/``recurrent_backward``.
+def random_params(cell: Cell, features: int, rng: np.random.Generator) -> dict[str, Array]:
+    """Random float64 values for every parameter ``cell`` declares, drawn by role: a matrix N(0, 1/rows),
+    a vector or a bias N(0, 0.5^2), a gain 1 + N(0, 0.1^2) (a gain near 0 would hide its own input)."""
+    out = {}
+    for name, spec in cell.params(features).items():
+        z = rng.standard_normal(spec.shape)
+        if spec.role == "matrix":
+            out[name] = z / np.sqrt(spec.shape[0])
+        elif spec.role == "gain":
+            out[name] = 1 + 0.1 * z
+        else:
+            out[name] = 0.5 * z
+    return out
 
-    Shapes: x (batch, steps, features), kernel (features, k units), recurrent_kernel (units, k units),
-    bias (k units,), one initial state (batch, units) per ``cell.state_names``; all float64 and random
-    (seeded by ``seed``): weights N(0, 1/fan_in), bias N(0, 0.5^2), states N(0, 0.5^2), x N(0, 1).
-    The loss reads every output h_t and every final state. Rows: x, "initial <state>", kernel,
-    recurrent_kernel, bias. ``options`` go to ``check_gradients`` (tol, h, taylor, min_slope).
+
+def check_cell(cell: Cell, *, batch: int = 3, steps: int = 5, features: int = 4, seed: int = 0,
+               title: str | None = None, **options: Any) -> GradCheckReport:
+    """Check a recurrent cell (built-in or your own) as run by ``minirnn.cells.driver``.
+
+    Shapes: x (batch, steps, features); every parameter the cell declares (``cell.params(features)``), one
+    initial state (batch, size) per ``cell.state_sizes``; all float64 and random (seeded by ``seed``):
+    parameters by role (``random_params``), states N(0, 0.5^2), x N(0, 1). The loss reads every output and
+    every final state. Rows: x, "initial <state>", then every declared parameter by its name.
+    ``options`` go to ``check_gradients`` (tol, h, taylor, min_slope).
 
     Example:
-        >>> from minirnn.kernels import SimpleRNNCell
-        >>> check_cell(SimpleRNNCell("relu"), batch=2, steps=3, features=2, units=3).passed
+        >>> from minirnn.cells import SimpleRNNCell
+        >>> check_cell(SimpleRNNCell(3, "relu"), batch=2, steps=3, features=2).passed
         True
     """
     cell = validate_cell(cell)
-    for name, v in (("batch", batch), ("steps", steps), ("features", features), ("units", units)):
+    for name, v in (("batch", batch), ("steps", steps), ("features", features)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive integer; got {v!r}")
     rng = np.random.default_rng(seed)
-    B, T, D, H, k = batch, steps, features, units, int(cell.gates)
+    B, T, D = batch, steps, features
+    sizes = cell.state_sizes
     inputs = {"x": rng.standard_normal((B, T, D))}
-    for name in cell.state_names:
-        inputs[f"initial {name}"] = 0.5 * rng.standard_normal((B, H))
-    inputs["kernel"] = rng.standard_normal((D, k * H)) / np.sqrt(D)
-    inputs["recurrent_kernel"] = rng.standard_normal((H, k * H)) / np.sqrt(H)
-    if use_bias:
-        inputs["bias"] = 0.5 * rng.standard_normal(k * H)
+    for name, n in sizes.items():
+        inputs[f"initial {name}"] = 0.5 * rng.standard_normal((B, n))
+    params = random_params(cell, D, rng)
+    inputs.update(params)
 
     def forward(a):
-        states = [a[f"initial {n}"] for n in cell.state_names]
-        y, final, cache = recurrent_forward(cell, a["x"], a["kernel"], a["recurrent_kernel"], a.get("bias"), states)
+        states = [a[f"initial {n}"] for n in sizes]
+        y, final, cache = driver.forward(cell, a["x"], {n: a[n] for n in params}, states)
         return [y, *final], cache
 
     def backward(cache, d_outputs):
-        g = recurrent_backward(cache, d_outputs[0], d_outputs[1:])
+        g = driver.backward(cache, d_outputs[0], d_outputs[1:])
         grads = {"x": g.dx}
-        grads.update({f"initial {n}": s for n, s in zip(cell.state_names, g.initial_states)})
-        grads.update(kernel=g.kernel, recurrent_kernel=g.recurrent_kernel)
-        if use_bias:
-            grads["bias"] = g.bias
+        grads.update({f"initial {n}": s for n, s in zip(sizes, g.initial_states)})
+        grads.update(g.params)
         return grads
 
     if title is None:
-        title = f"{type(cell).__name__} cell, B={B} T={T} D={D} H={H}"
+        title = f"{cell!r}, B={B} T={T} D={D}"
     return check_kernel(forward, backward, inputs, seed=seed + 1, title=title, **options)
 
 
@@ -544,11 +527,11 @@ def check_layer(layer: Any, x: Any = None, *, initial_state: Any = "random", tra
     states = None
     recurrent = isinstance(layer64, RNN)
     if recurrent:
-        names = layer64.make_cell().state_names
+        names = layer64.state_names
         if isinstance(initial_state, str):
             if initial_state != "random":
                 raise ValueError(f"initial_state must be 'random', None or a list of arrays; got {initial_state!r}")
-            initial_state = [0.5 * rng.standard_normal((x.shape[0], layer64.units)) for _ in names]
+            initial_state = [0.5 * rng.standard_normal((x.shape[0], n)) for n in layer64.cell.state_sizes.values()]
         if initial_state is not None:
             states = [np.array(s, dtype=np.float64) for s in layer64._check_initial_state(initial_state, x.shape[0])]
             wrt.update({f"initial {n}": s for n, s in zip(names, states)})
@@ -572,7 +555,7 @@ def check_layer(layer: Any, x: Any = None, *, initial_state: Any = "random", tra
     g = layer64.backward(cache, rs if isinstance(y, list) else rs[0])
     analytic = {"x": g.dx, **g.params}
     if states is not None:
-        analytic.update({f"initial {n}": s for n, s in zip(layer64.make_cell().state_names, g.initial_state)})
+        analytic.update({f"initial {n}": s for n, s in zip(layer64.state_names, g.initial_state)})
 
     def loss() -> float:
         return float(sum(np.sum(o * r) for o, r in zip(_as_list(forward()[0]), rs)))

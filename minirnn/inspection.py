@@ -15,10 +15,10 @@ Axis 1 is the order in which the steps were processed: for a ``go_backwards`` la
 input step T - 1 - t. At steps masked out (``mask``) the states are carried through, as in the layer;
 the gate values recorded there were computed but not used.
 
-Nothing is recomputed: the kernels already keep every step's activated gates and states in their cache
-(``RecurrentCache.buffers``, time-major, for the backward pass); a trace is a batch-major copy of them
-with names. Which names a cell has is given by a table keyed by the cell class (``TRACERS``), so a new
-cell is one ``@register_tracer(MyCell)`` function naming its buffers.
+Nothing is recomputed: the driver already keeps every step's cache (the cell's gates) and every state
+for the backward pass; a trace is a batch-major copy of them with names. Which names a cell shows is
+its own ``trace(cache)`` method (``minirnn.cells.Cell.trace``; by default every (B, n) array of a dict
+cache), so any cell, yours included, can be traced.
 
 Example:
     >>> import numpy as np
@@ -40,38 +40,15 @@ from typing import Any
 
 import numpy as np
 
-from .kernels.recurrent import GRUCell, LSTMCell, RecurrentCache, RecurrentCell, SimpleRNNCell
+from .cells.driver import SequenceCache
 from .layers.recurrent import RNN
 
 Array = np.ndarray
 
-#: cell class -> function(cell, buffers) returning {name: time-major (T, B, H) array}
-TRACERS: dict[type, Callable[[RecurrentCell, dict[str, Array]], dict[str, Array]]] = {}
-
-
 def register_tracer(cell_type: type) -> Callable:
-    """Decorator: register the function that names a cell's cached buffers (time-major views are fine)."""
-    def decorate(fn: Callable[[RecurrentCell, dict[str, Array]], dict[str, Array]]):
-        TRACERS[cell_type] = fn
-        return fn
-    return decorate
-
-
-@register_tracer(LSTMCell)
-def _lstm_trace(cell: LSTMCell, buf: dict[str, Array]) -> dict[str, Array]:
-    i, f, g, o = np.split(buf["z"], 4, axis=-1)   # Keras block order i, f, c, o; already activated
-    return {"i": i, "f": f, "o": o, "candidate": g, "c": buf["c"][1:], "h": buf["h"][1:]}
-
-
-@register_tracer(GRUCell)
-def _gru_trace(cell: GRUCell, buf: dict[str, Array]) -> dict[str, Array]:
-    z, r, n = np.split(buf["z"], 3, axis=-1)      # Keras block order z, r, h; already activated
-    return {"z": z, "r": r, "candidate": n, "h": buf["h"][1:]}
-
-
-@register_tracer(SimpleRNNCell)
-def _simple_rnn_trace(cell: SimpleRNNCell, buf: dict[str, Array]) -> dict[str, Array]:
-    return {"h": buf["h"][1:]}
+    """Gone: a cell names what a trace shows in its own ``trace(cache)`` method (``minirnn.cells.Cell.trace``)."""
+    raise TypeError("register_tracer is gone: give the cell a trace(self, cache) method returning "
+                    "{name: (B, n) array} for one step (see minirnn.cells.base.Cell.trace)")
 
 
 @dataclass
@@ -103,15 +80,18 @@ class Trace:
         return f"Trace(cell={self.cell!r}, names={list(self.arrays)}, shape={shape})"
 
 
-def trace_from_cache(cache: RecurrentCache) -> Trace:
-    """Name the buffers of a ``recurrent_forward`` cache; copies, batch-major (B, T, H)."""
+def trace_from_cache(cache: SequenceCache) -> Trace:
+    """Name the arrays of a ``minirnn.cells.driver.forward`` cache; copies, batch-major (B, T, n).
+
+    Each step's named arrays come from ``cell.trace(step_cache)`` (the gates), then the states, last
+    state first (so that h comes last, after c for an LSTM).
+    """
     cell = cache.cell
-    fn = next((TRACERS[t] for t in type(cell).__mro__ if t in TRACERS), None)
-    if fn is None:
-        raise TypeError(f"no tracer is registered for cell type {type(cell).__name__}; known: "
-                        f"{', '.join(t.__name__ for t in TRACERS)} (add one with @register_tracer)")
-    arrays = {name: np.ascontiguousarray(np.swapaxes(a, 0, 1)) for name, a in fn(cell, cache.buffers).items()}
-    initial = {name: cache.buffers[name][0].copy() for name in cell.state_names}
+    per_step = [cell.trace(c) for c in cache.steps]
+    arrays = {n: np.stack([step[n] for step in per_step], axis=1) for n in per_step[0]}
+    for n in reversed(tuple(cell.state_sizes)):
+        arrays[n] = np.ascontiguousarray(np.swapaxes(cache.states[n][1:], 0, 1))
+    initial = {n: cache.states[n][0].copy() for n in cell.state_sizes}
     return Trace(type(cell).__name__.removesuffix("Cell").lower(), arrays, initial)
 
 

@@ -30,6 +30,7 @@ The founding program, line for line:
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +42,6 @@ from . import callbacks as callbacks_mod
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
-from .kernels import blas_threads
 from .layers.base import Layer, as_float_array, check_positive_int
 from .layers.recurrent import RNN
 
@@ -415,18 +415,8 @@ class Sequential:
         return np.concatenate(outs, axis=0)
 
     def _blas_threads(self, batch_size: int, timesteps: int):
-        """A context: one BLAS thread if every product of every recurrent layer is small, the per-step ones
-        and those over all timesteps * batch_size rows (see ``minirnn.kernels.blas_threads``). The kernels
-        limit themselves too; doing it once around a whole loop saves switching the thread count (~13 us)
-        several times per batch."""
-        rnns = [layer for layer in self.layers if isinstance(layer, RNN) and layer.built]
-
-        def small(r: RNN) -> bool:
-            D, G = r.params["kernel"].shape
-            return (blas_threads.is_small(batch_size, r.units, G)
-                    and blas_threads.is_small(batch_size * timesteps, max(D, r.units), G))
-
-        return blas_threads.limited(bool(rnns) and all(small(r) for r in rnns))
+        """The runtime policy around a whole loop of batches (none yet: the kernels use NumPy's default)."""
+        return contextlib.nullcontext()
 
     def _inference(self, x: Array, offset: int = 0, return_mask: bool = False):
         """Forward pass with dropout off (with ``return_mask``: ``(y, output step mask)``); NaN or Inf is

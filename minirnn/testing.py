@@ -20,19 +20,19 @@ Assertion helpers:
                                              (cell, layer, model or a finished report)
     assert_agree_to_rounding(low, ref, n)    |low - ref| <= n eps(low.dtype) (scale + |ref|)
 
-Testing your own cell follows the protocol described in ``minirnn.gradcheck`` (a ``RecurrentCell``
-subclass with ``step_forward``/``step_backward``); ``examples/custom_cell.py`` is a worked example.
+Testing your own cell follows the protocol of ``minirnn.cells.base`` (a ``Cell`` with one step forward
+and one step backward); ``examples/cells/`` holds worked examples from papers.
 
 Example:
     >>> from hypothesis import given, settings
-    >>> from minirnn.kernels import SimpleRNNCell
+    >>> from minirnn.cells import SimpleRNNCell
     >>> from minirnn.testing import assert_gradients_match, recurrent_cases
     >>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
     ... @given(recurrent_cases(layers=("lstm",), steps=(1, 3)))
     ... def test_lstm_gradients(case):
     ...     assert_gradients_match(case.layer, case.x, initial_state=case.initial_state, taylor=False)
     >>> test_lstm_gradients()
-    >>> report = assert_gradients_match(SimpleRNNCell("relu"), batch=2, steps=3, features=2, units=2)
+    >>> report = assert_gradients_match(SimpleRNNCell(2, "relu"), batch=2, steps=3, features=2)
     >>> report.passed
     True
 """
@@ -52,8 +52,8 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         from e
 
 from . import activations as activations_mod
+from .cells import Cell
 from .gradcheck import GradCheckReport, check_cell, check_layer, check_model
-from .kernels.recurrent import RecurrentCell
 from .layers import GRU, LSTM, Dense, SimpleRNN
 from .layers.base import Layer
 from .model import Sequential
@@ -264,7 +264,7 @@ def assert_gradients_match(subject: Any, *args: Any, **kwargs: Any) -> GradCheck
     """Run the float64 gradient check that fits ``subject`` and raise AssertionError (with the report's
     table) unless every array passes; return the report.
 
-    ``subject`` is a ``RecurrentCell`` (``check_cell(subject, **kwargs)``), a ``Layer``
+    ``subject`` is a ``minirnn.cells.Cell`` (``check_cell(subject, **kwargs)``), a ``Layer``
     (``check_layer(subject, *args, **kwargs)``), a compiled ``Sequential``
     (``check_model(subject, x, y, **kwargs)``) or a ``GradCheckReport`` (asserted as it is).
 
@@ -281,12 +281,12 @@ def assert_gradients_match(subject: Any, *args: Any, **kwargs: Any) -> GradCheck
         report = check_model(subject, *args, **kwargs)
     elif isinstance(subject, Layer):
         report = check_layer(subject, *args, **kwargs)
-    elif isinstance(subject, RecurrentCell) or hasattr(subject, "step_backward"):
+    elif isinstance(subject, Cell):
         if args:
-            raise TypeError("a cell check takes keyword options only (batch, steps, features, units, seed, ...)")
+            raise TypeError("a cell check takes keyword options only (batch, steps, features, seed, ...)")
         report = check_cell(subject, **kwargs)
     else:
-        raise TypeError(f"subject must be a RecurrentCell, a Layer, a Sequential or a GradCheckReport; "
+        raise TypeError(f"subject must be a Cell, a Layer, a Sequential or a GradCheckReport; "
                         f"got {type(subject).__name__}")
     if not report.passed:
         raise AssertionError("gradients do not match:\n" + report.table())

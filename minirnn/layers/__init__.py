@@ -10,4 +10,4 @@ __all__ = ["Layer", "LayerGrads", "Dense", "Dropout", "Masking", "GRU", "LSTM", 
 
 # The one registry of layer classes by name (used by from_config, saving and interop).
 LAYERS: dict[str, type[Layer]] = {cls.__name__: cls for cls in (
-    Dense, Dropout, Masking, GRU, LSTM, SimpleRNN, Bidirectional, TimeDistributed)}
+    Dense, Dropout, Masking, GRU, LSTM, RNN, SimpleRNN, Bidirectional, TimeDistributed)}
