@@ -9,18 +9,14 @@ What one call measures (every implementation does the same work, float32):
 Implementations (each one runs in its own worker process, so thread pools never meet):
 
     minirnn   minirnn.kernels.recurrent (recurrent_forward / recurrent_backward)
-    mr_keep   the same, with MINIRNN_BLAS_THREADS=keep: minirnn leaves OpenBLAS alone (no one-thread limit
-              for small products, no priming; see minirnn.kernels.blas_threads), to show what that policy buys
     naive     benchmarks/naive_lstm.py: per-step NumPy as a first course writes it (LSTM, SimpleRNN, GRU)
     floor     only the matrix products an RNN cannot avoid (see ``floor_step``): X @ kernel once, T products
               h @ recurrent_kernel, T products dz @ recurrent_kernel^T, and the three products over all steps
-              X^T dZ, H^T dZ, dZ kernel^T; no element-wise work at all; run under minirnn's BLAS policy
-              (minirnn.kernels.blas_threads: one thread when the per-step product is small, OpenBLAS primed)
+              X^T dZ, H^T dZ, dZ kernel^T; no element-wise work at all; on the worker's pinned BLAS threads,
+              importing nothing from minirnn
     npfloor   the floor plus the gate nonlinearities a NumPy cell must evaluate step by step (``npfloor_step``):
               a lower bound for ANY NumPy/SciPy implementation of the cell, however clever its element-wise
               code, because NumPy has no fused cell and its sigmoid and tanh cost 7-10 ns per float32 here
-    npfloor_keep  the same with MINIRNN_BLAS_THREADS=keep (products on every BLAS thread): the bound printed as
-              npf/torch and npf/tf is the faster of the two
     torch     torch.nn.LSTM / RNN / GRU on the CPU (when torch is installed)
     tf        keras.layers.LSTM / SimpleRNN / GRU under TensorFlow inside one tf.function (when installed)
 
@@ -62,7 +58,7 @@ SHAPES = {  # name: (B, T, D, H)
     "large": (64, 100, 256, 512),
 }
 GATES = {"simplernn": 1, "gru": 3, "lstm": 4}
-IMPLS = ("minirnn", "mr_keep", "naive", "floor", "npfloor", "npfloor_keep", "torch", "tf")
+IMPLS = ("minirnn", "naive", "floor", "npfloor", "torch", "tf")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -168,9 +164,10 @@ def make_npfloor(cell, x, W, U, b):
     """``floor`` plus, for every time step, the cell's sigmoid and tanh evaluations, nothing else.
 
     They run on contiguous (B, kH) arrays (the cheapest case: a real cell works on strided gate views),
-    and the sigmoid is whichever of two NumPy/SciPy formulations is faster at this size, timed at setup:
-    scipy's ``expit``, or ``1 / (1 + exp(-z))`` (NumPy's ``exp`` is vectorised on contiguous arrays, so
-    on large arrays four calls beat one ``expit``; overflow only makes exp(-z) inf, and 1 / inf = 0).
+    and the sigmoid is whichever of three NumPy/SciPy formulations is fastest at this size, timed at setup:
+    scipy's ``expit``, ``1 / (1 + exp(-z))`` (NumPy's ``exp`` is vectorised on contiguous arrays, so
+    on large arrays four calls beat one ``expit``; overflow only makes exp(-z) inf, and 1 / inf = 0), or
+    ``(1 + tanh(z / 2)) / 2`` (the form minirnn's activations use).
     The nonlinearities of step t need the recurrent product of step t, so no implementation can batch
     them over time; the backward pass needs no transcendental function (derivatives come from the cached
     outputs), so one evaluation per step is the minimum.
@@ -195,6 +192,12 @@ def make_npfloor(cell, x, W, U, b):
         np.add(S, 1, out=S)
         np.reciprocal(S, out=S)
 
+    def sigmoid_tanh():  # s(z) = (1 + tanh(z / 2)) / 2: np.tanh is a vectorised loop on every CPU
+        np.multiply(S0, 0.5, out=S)
+        np.tanh(S, out=S)
+        np.multiply(S, 0.5, out=S)
+        np.add(S, 0.5, out=S)
+
     def best_of_five(fn):
         times = []
         for _ in range(5):
@@ -205,7 +208,7 @@ def make_npfloor(cell, x, W, U, b):
         return min(times)
 
     with np.errstate(over="ignore"):
-        sigmoid = min((sigmoid_expit, sigmoid_exp), key=best_of_five) if n_sigmoid else None
+        sigmoid = min((sigmoid_expit, sigmoid_exp, sigmoid_tanh), key=best_of_five) if n_sigmoid else None
 
     def step():
         floor()
@@ -219,9 +222,11 @@ def make_npfloor(cell, x, W, U, b):
 
 
 def make_floor(cell, x, W, U, b):
-    import numpy as np
+    """The matrix products alone (``floor_step``), on the BLAS threads the worker was pinned to: it uses no
+    minirnn module, so the bound does not move when minirnn changes."""
+    import contextlib
 
-    from minirnn.kernels import blas_threads
+    import numpy as np
 
     B, T, D = x.shape
     H, G = U.shape
@@ -233,16 +238,8 @@ def make_floor(cell, x, W, U, b):
     dh = np.empty((B, H), x.dtype)
     UT, WT = np.ascontiguousarray(U.T), np.ascontiguousarray(W.T)
 
-    # the same BLAS policy as minirnn's kernels (one thread for small products, decided per phase; OpenBLAS
-    # primed), so that the floor bounds what minirnn could reach
-    loop_small = blas_threads.is_small(B, H, G)
-    bulk_small = blas_threads.is_small(T * B, max(D, H), G)
-    blas_threads.prime_openblas()
-
     def step():
-        with blas_threads.limited(loop_small and bulk_small):  # one switch when both are small, as minirnn
-            floor_step(X, W, U, UT, WT, Hs, Z, dZ, dh, lambda: blas_threads.limited(loop_small),
-                       lambda: blas_threads.limited(bulk_small))
+        floor_step(X, W, U, UT, WT, Hs, Z, dZ, dh, contextlib.nullcontext, contextlib.nullcontext)
 
     return step, None
 
@@ -322,8 +319,7 @@ def make_tf(cell, x, W, U, b):
     return step, check
 
 
-MAKERS = {"minirnn": make_minirnn, "mr_keep": make_minirnn, "naive": make_naive, "floor": make_floor,
-          "npfloor": make_npfloor, "npfloor_keep": make_npfloor,
+MAKERS = {"minirnn": make_minirnn, "naive": make_naive, "floor": make_floor, "npfloor": make_npfloor,
           "torch": make_torch, "tf": make_tf}
 
 
@@ -370,8 +366,6 @@ def _limit_threads(impl: str, n: int) -> dict:
 
 
 def worker(impl: str, threads: int, conn) -> None:
-    if impl.endswith("_keep"):
-        os.environ["MINIRNN_BLAS_THREADS"] = "keep"  # read when minirnn.kernels.blas_threads is imported
     try:
         info = _limit_threads(impl, threads)
         limiter = info.pop("_limiter", None)  # noqa: F841 - held for the worker's lifetime
@@ -517,7 +511,7 @@ def measure(workers: dict, cell: str, shape: str, repeats: int, per_round: int, 
 def print_table(results: list, threads: int) -> None:
     print(f"\n== {threads} thread(s): median ms per forward+backward (spread = IQR as % of median) ==")
     head = f"{'cell':10s}{'shape':8s}" + "".join(f"{n:>17s}" for n in IMPLS)
-    ratios = ("torch", "tf", "floor", "npfloor", "naive", "mr_keep")
+    ratios = ("torch", "tf", "floor", "npfloor", "naive")
     # npfloor/torch and npfloor/tf: how close ANY NumPy implementation could come (a bound, see make_npfloor)
     bounds = ("torch", "tf")
     print(head + "".join(f"{'mr/' + r:>11s}" for r in ratios) + "".join(f"{'npf/' + r:>11s}" for r in bounds))
@@ -529,7 +523,7 @@ def print_table(results: list, threads: int) -> None:
         for n in ratios:
             row += f"{s['minirnn']['median_ms'] / s[n]['median_ms']:11.2f}" if n in s and "minirnn" in s else \
                 f"{'-':>11s}"
-        bound = min((s[n]["median_ms"] for n in ("npfloor", "npfloor_keep") if n in s), default=None)
+        bound = s["npfloor"]["median_ms"] if "npfloor" in s else None
         for n in bounds:
             row += f"{bound / s[n]['median_ms']:11.2f}" if n in s and bound else f"{'-':>11s}"
         print(row)
