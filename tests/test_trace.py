@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential
-from minirnn.inspection import Trace, trace, trace_from_cache
-from minirnn.kernels.recurrent import RecurrentCell, recurrent_forward
-from minirnn.layers import LSTM, Dense, Dropout, SimpleRNN
+from minirnn.cells import Cell, Param, StepGrads, driver
+from minirnn.inspection import Trace, register_tracer, trace, trace_from_cache
+from minirnn.layers import LSTM, RNN, Dense, Dropout, SimpleRNN
 
 
 def sigmoid(z):
@@ -88,18 +88,104 @@ def test_trace_model_errors(kwargs, exc, fragment):
         trace(model, np.zeros((1, 5, 2)), **kwargs)
 
 
-def test_trace_rejects_non_recurrent_targets_and_unknown_cells():
+class ElmanCell(Cell):
+    """A user cell with no trace method: h_t = tanh(x_t @ W_xh + h_{t-1} @ W_hh + b_h), its own param names.
+
+    The cache is a dict holding (B, n) arrays (traced by default), the parameter dict and a 1-D array
+    (neither is a per-step (B, n) array: both are left out of the trace)."""
+
+    def __init__(self, units):
+        self.units = units
+
+    @property
+    def state_sizes(self):
+        return {"h": self.units}
+
+    def params(self, input_size):
+        return {"W_xh": Param((input_size, self.units), "glorot_uniform", "matrix"),
+                "W_hh": Param((self.units, self.units), "orthogonal", "matrix"),
+                "b_h": Param((self.units,), "zeros", "bias")}
+
+    def forward(self, x, states, p):
+        (h_prev,) = states
+        pre = x @ p["W_xh"] + h_prev @ p["W_hh"] + p["b_h"]
+        h = np.tanh(pre)
+        return (h,), {"pre": pre, "h_prev": h_prev, "x": x, "p": p, "row_norms": np.linalg.norm(h, axis=1)}
+
+    def backward(self, d_states, cache):
+        (dh,), p = d_states, cache["p"]
+        dz = dh * (1 - np.tanh(cache["pre"]) ** 2)
+        return StepGrads(states=(dz @ p["W_hh"].T,), x=dz @ p["W_xh"].T,
+                         params={"W_xh": cache["x"].T @ dz, "W_hh": cache["h_prev"].T @ dz, "b_h": dz.sum(axis=0)})
+
+
+class TupleCacheCell(ElmanCell):
+    """The same cell keeping a tuple as its cache: nothing to name, so a trace shows the states only."""
+
+    def forward(self, x, states, p):
+        (h,), c = super().forward(x, states, p)
+        return (h,), (c,)
+
+    def backward(self, d_states, cache):
+        return super().backward(d_states, cache[0])
+
+
+def test_trace_rejects_non_recurrent_targets():
     with pytest.raises(TypeError, match="recurrent layer or a Sequential"):
         trace(Dense(2), np.zeros((1, 2, 2)))
 
-    class MysteryCell(RecurrentCell):
-        def step_forward(self, t, buf, recurrent_kernel, scratch):
-            z = self._add_recurrent_product(t, buf, recurrent_kernel, scratch)
-            buf["h"][t + 1] = z
 
-    _, _, cache = recurrent_forward(MysteryCell(), np.zeros((1, 2, 1)), np.zeros((1, 2)), np.zeros((2, 2)))
-    with pytest.raises(TypeError, match="no tracer is registered for cell type MysteryCell"):
-        trace_from_cache(cache)
+def test_a_user_cell_without_a_trace_method_traces_its_dict_cache():
+    B, T, D, H = 2, 4, 3, 5
+    layer = RNN(ElmanCell(H), return_sequences=True, dtype="float64", seed=0)
+    layer.build((None, D))
+    rng = np.random.default_rng(3)
+    layer.params["b_h"][...] = 0.5 * rng.standard_normal(H)
+    x = rng.standard_normal((B, T, D))
+    h0 = rng.standard_normal((B, H))
+    tr = trace(layer, x, initial_state=[h0])
+    # every (B, n) array of the cache, in the cache's order, then the state; not p, not the 1-D array
+    assert tr.cell == "elman" and tr.names == ("pre", "h_prev", "x", "h")
+    p = layer.params
+    h = h0
+    for t in range(T):
+        pre = x[:, t] @ p["W_xh"] + h @ p["W_hh"] + p["b_h"]
+        np.testing.assert_allclose(tr["pre"][:, t], pre, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(tr["h_prev"][:, t], h)
+        np.testing.assert_array_equal(tr["x"][:, t], x[:, t])
+        h = np.tanh(pre)
+        np.testing.assert_allclose(tr["h"][:, t], h, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(tr["h"], layer(x, initial_state=[h0]))
+    np.testing.assert_array_equal(tr.initial_state["h"], h0)
+    assert all(tr[n].shape[:2] == (B, T) and tr[n].flags.c_contiguous for n in tr.names)
+
+
+def test_a_cell_with_a_non_dict_cache_traces_its_states_only():
+    x = np.random.default_rng(0).standard_normal((2, 3, 2))
+    cell = TupleCacheCell(3)
+    p = {"W_xh": np.full((2, 3), 0.3), "W_hh": np.eye(3), "b_h": np.zeros(3)}
+    y, _, cache = driver.forward(cell, x, p)
+    tr = trace_from_cache(cache)
+    assert tr.names == ("h",)
+    np.testing.assert_array_equal(tr["h"], y)
+
+
+def test_a_cell_names_what_its_trace_shows_with_its_own_trace_method():
+    class Named(ElmanCell):
+        def trace(self, cache):
+            return {"pre-activation": cache["pre"]}
+
+    x = np.random.default_rng(1).standard_normal((2, 3, 2))
+    p = {"W_xh": np.full((2, 3), 0.3), "W_hh": np.eye(3), "b_h": np.zeros(3)}
+    _, _, cache = driver.forward(Named(3), x, p)
+    tr = trace_from_cache(cache)
+    assert tr.names == ("pre-activation", "h")
+    np.testing.assert_allclose(np.tanh(tr["pre-activation"]), tr["h"], rtol=1e-14)
+
+
+def test_register_tracer_is_gone_and_says_what_replaces_it():
+    with pytest.raises(TypeError, match=r"trace\(self, cache\) method"):
+        register_tracer(ElmanCell)
 
 
 def test_missing_name_error_lists_the_available_ones():
