@@ -113,9 +113,15 @@ def gradient_norms_over_time(model: Any, x: Any, y: Any, *, layer: Any = None, t
     _, caches, d_out = upstream_gradient(model, x, y, index, training=training, rng=rng)
     d_final: list[Array | None] = [None] * rnn.n_states
     d_seq = None
+    cache = caches[index]
     if rnn.return_sequences:
         d_seq = d_out
+    elif cache.output_mask is not None:
+        # with padded steps the layer's output is the last step's *masked* output (zeros where that step
+        # is padding with zero_output_for_mask, or where a row has no real step), as in RNN.backward
+        d_seq = np.zeros((d_out.shape[0], cache.T, d_out.shape[1]), d_out.dtype)
+        d_seq[:, -1] = d_out
     else:  # the layer's output is h_T itself
         d_final[0] = d_out
-    dh = driver.backward(caches[index], d_seq, d_final, record_dh=True).dh_over_time
+    dh = driver.backward(cache, d_seq, d_final, record_dh=True).dh_over_time
     return np.linalg.norm(dh.reshape(dh.shape[0], -1).astype(np.float64), axis=1)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential
+from minirnn.cells import driver
 from minirnn.diagnostics import gradient_norms_over_time, upstream_gradient
 from minirnn.gradcheck import numerical_gradient
 from minirnn.initializers import orthogonal
-from minirnn.kernels import recurrent_forward
 from minirnn.layers import LSTM, Dense, Dropout, SimpleRNN
 
 
@@ -47,8 +47,7 @@ def test_the_law_needs_small_inputs():
 
 def _states_at(layer, x, t):
     """The states (h_t, c_t, ...) after t steps of a recurrent layer."""
-    p = layer.params
-    return recurrent_forward(layer.make_cell(), x[:, :t], p["kernel"], p["recurrent_kernel"], p.get("bias"))[1]
+    return driver.forward(layer.cell, x[:, :t], layer.params)[1]
 
 
 def _loss_given_h(model, index, x, y, t, h):
@@ -57,13 +56,11 @@ def _loss_given_h(model, index, x, y, t, h):
     inp = x
     for lay in model.layers[:index]:
         inp, _ = lay.forward(inp)
-    p = layer.params
-    cell = layer.make_cell()
-    prefix = recurrent_forward(cell, inp[:, :t], p["kernel"], p["recurrent_kernel"], p.get("bias"))
+    prefix = driver.forward(layer.cell, inp[:, :t], layer.params)
     states = [h, *prefix[1][1:]]
     pieces = [prefix[0][:, :t - 1], h[:, None]]
     if t < inp.shape[1]:
-        suffix = recurrent_forward(cell, inp[:, t:], p["kernel"], p["recurrent_kernel"], p.get("bias"), states)
+        suffix = driver.forward(layer.cell, inp[:, t:], layer.params, states)
         pieces.append(suffix[0])
     seq = np.concatenate(pieces, axis=1)
     out = seq if layer.return_sequences else seq[:, -1]
@@ -151,3 +148,27 @@ def test_needs_a_recurrent_layer_and_a_compiled_model(rng):
     uncompiled = Sequential([SimpleRNN(2, input_shape=(3, 1))])
     with pytest.raises(ValueError, match="compile"):
         gradient_norms_over_time(uncompiled, np.ones((2, 3, 1)), np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM])
+def test_a_zeroed_masked_last_output_passes_no_gradient_back_through_time(rng, cls):
+    """return_sequences=False, zero_output_for_mask=True and a padded last step: the layer's output for that
+    row is zeros whatever its states, so the loss reaches no h_t of that row (it once did, as if the
+    output were h_T)."""
+    from minirnn.layers import Masking
+
+    def model():
+        m = Sequential([Masking(0.0, input_shape=(4, 2), dtype="float64"),
+                        cls(3, zero_output_for_mask=True, dtype="float64", seed=0), Dense(1, dtype="float64", seed=1)])
+        m.compile("sgd", "mse")
+        return m
+
+    x, y = rng.standard_normal((2, 4, 2)), rng.standard_normal((2, 1))
+    x[0, 3] = 0.0                       # row 0's last step is padding; row 1 is all real
+    both = gradient_norms_over_time(model(), x, y, layer=1)
+    alone = gradient_norms_over_time(model(), x[1:], y[1:], layer=1)
+    # the mean over 2 rows halves row 1's gradient; row 0 adds nothing
+    np.testing.assert_allclose(both, 0.5 * alone, rtol=1e-12)
+    assert np.all(alone > 0)
+    x[1, 3] = 0.0
+    np.testing.assert_array_equal(gradient_norms_over_time(model(), x, y, layer=1), 0.0)
