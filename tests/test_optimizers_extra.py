@@ -110,6 +110,9 @@ def test_schedule_evaluated_at_the_step_counter_before_each_step():
     assert opt.learning_rate == pytest.approx(0.05) and opt.iterations == 2
     s = ExponentialDecay(1.0, 4, 0.5, staircase=False)
     assert s(2) == pytest.approx(0.5 ** 0.5, rel=1e-7)
+    # Keras's float32 rate at step 4, exactly (issue 12): float32(0.9)^4 is 0.25 ulp above 0.6560999, which
+    # powf (what minirnn and TensorFlow call) returns; np.power's AVX-512 loop returned 0.6561, giving 0.032805.
+    assert np.float32(ExponentialDecay(0.05, 1, 0.9)(4)) == np.float32(0.032804996)
     with pytest.raises(ValueError, match="decay_steps"):
         ExponentialDecay(1.0, 0, 0.5)
 
@@ -184,6 +187,20 @@ KERAS_CASES = [
 @pytest.mark.parametrize("name,kwargs", KERAS_CASES)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_five_steps_match_keras(name, kwargs, dtype):
+    """Five steps of each optimizer against Keras's (eager ``apply_gradients``, TensorFlow backend).
+
+    float32: bit for bit, on every CPU, because both sides do the same operations on the same numbers in
+    the same order: +, -, *, /, sqrt, maximum and floor, which IEEE 754 rounds exactly (so every SIMD path
+    gives the same bits), and the powers beta_1^t, beta_2^t (Adam's bias correction) and decay_rate^p
+    (ExponentialDecay), which both compute with the C library's powf: TensorFlow's Pow kernel on Keras's
+    0-d tensors, and NumPy's scalar ``**`` in minirnn. The powers were the one operation that differed
+    (issue 12): minirnn used ``np.power``, whose AVX-512 loop is not correctly rounded; on an Intel Xeon
+    Sapphire Rapids (AVX-512), NumPy 2.4.6, it gave 0.9^4 = 0.6561 (powf and Keras: 0.6560999, the correctly
+    rounded value) and 0.05 * 0.7^1.5 = 0.029283097 (Keras: 0.0292831), which failed six float32 cases from
+    step 4 on: worst 2 ulp at step 4 and 64 ulp at step 5 (AdamW, one element near zero). Measured after
+    the change: 0 ulp in all cases, with NumPy's default dispatch and with its AVX-512 targets disabled.
+    (Under ``jit_compile`` XLA would compute Keras's powers with its own pow, and this would not hold.)
+    """
     pytest.importorskip("tensorflow")
     import keras
 
@@ -208,10 +225,47 @@ def test_five_steps_match_keras(name, kwargs, dtype):
     for kv, w, p0 in zip(kvars, mine, params):
         kw = np.asarray(kv.numpy())
         if dtype == "float32":
-            np.testing.assert_array_equal(w, kw)  # Keras's float32 arithmetic, bit for bit
+            np.testing.assert_array_equal(w, kw)  # bit for bit: the same IEEE operations and powf (docstring)
         else:
             # In float64 Keras rounds some scalars through float32 (the learning-rate variable, and
             # ops.cast of beta_1/beta_2, SGD's momentum and weight_decay: f32(0.999) alone changes Adam's
             # sqrt(1 - beta_2^t) by ~6e-6 relative); minirnn keeps them in float64. Compare displacements.
             tol = 2e-5 if name.startswith("Adam") else 1e-6
             np.testing.assert_allclose(w - p0, kw - p0, rtol=0, atol=tol * np.abs(kw - p0).max())
+
+
+def test_bias_corrections_and_schedule_match_keras_for_a_thousand_steps():
+    """Adam's alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) and ExponentialDecay's rate, float32, against
+    the same expressions in ``keras.ops`` on 0-d tensors (as Keras's optimizer and schedule evaluate them)
+    for t = 1..1000 (schedule: steps 0..999, decay_steps 1 and 7, staircase or not): bit for bit.
+
+    The five-step test sees t <= 5 only, where ``np.power`` happened to be wrong once (0.9^4). The powers
+    are the one non-IEEE operation here; minirnn computes them with NumPy's scalar ``**`` (the C library's
+    powf, which TensorFlow's Pow kernel calls too). Measured on an Intel Xeon Sapphire Rapids (AVX-512),
+    NumPy 2.4.6: 0 of these 5000 values differ, with NumPy's default dispatch and with its AVX-512 targets
+    disabled. With ``np.power``, as before issue 12, 788 differed under the default dispatch (134 alphas, by
+    up to 45 ulp: 1 - beta^t near 0 magnifies a 1-ulp power; 654 rates, by up to 2 ulp) and none with the
+    AVX-512 targets disabled. The rates stay normal numbers: TensorFlow flushes subnormal results to zero,
+    NumPy does not (0.05 * 0.9^step differs from step 801 on, where it falls below 1.2e-38).
+    """
+    pytest.importorskip("tensorflow")
+    import keras
+    from keras import ops
+
+    f = np.float32
+    lr, b1, b2 = 0.01, 0.9, 0.999
+    opt = Adam(learning_rate=lr, beta_1=b1, beta_2=b2)
+    kb1, kb2, klr = (ops.cast(x, "float32") for x in (b1, b2, lr))
+    mine, theirs = [], []
+    for t in range(1, 1001):
+        opt.iterations = t  # _alpha is what a step at counter t uses (computed once per step, cached)
+        mine.append(opt._alpha(np.dtype(np.float32)))
+        kt = ops.cast(t, "float32")  # Keras's Adam.update_step, line by line
+        theirs.append(klr * ops.sqrt(1 - ops.power(kb2, kt)) / (1 - ops.power(kb1, kt)))
+    for args in ((0.05, 1, 0.99, False), (0.05, 7, 0.7, False), (0.05, 7, 0.7, True), (1.0, 1, 0.999, False)):
+        ours, kers = ExponentialDecay(*args), keras.optimizers.schedules.ExponentialDecay(*args)
+        for step in range(1000):
+            mine.append(f(ours(step)))
+            theirs.append(kers(step))
+    mine, theirs = np.array(mine, f), np.array([np.asarray(x) for x in theirs], f)
+    np.testing.assert_array_equal(mine, theirs)
