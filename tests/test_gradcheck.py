@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential
+from minirnn.cells import Cell, GatedCell, GRUCell, LSTMCell, Param, Projection, SimpleRNNCell, StepGrads, driver
 from minirnn.cli import load_object, main
 from minirnn.gradcheck import (
     DEFAULT_MIN_SLOPE,
@@ -24,8 +25,8 @@ from minirnn.gradcheck import (
     relative_error,
     taylor_test,
 )
-from minirnn.kernels import LSTMCell, SimpleRNNCell, dense_backward, dense_forward
-from minirnn.layers import LSTM, Dense, Dropout, SimpleRNN
+from minirnn.kernels import dense_backward, dense_forward
+from minirnn.layers import LSTM, RNN, Dense, Dropout, SimpleRNN
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -140,12 +141,13 @@ def test_check_kernel_catches_a_wrong_dense_backward(rng):
     assert [c.name for c in report.failures] == ["bias"]
 
 
-@pytest.mark.parametrize("cell", [SimpleRNNCell("tanh"), SimpleRNNCell("relu"), LSTMCell(),
-                                  LSTMCell("relu", "hard_sigmoid")], ids=repr)
+@pytest.mark.parametrize("cell", [SimpleRNNCell(3, "tanh"), SimpleRNNCell(3, "relu"), LSTMCell(3),
+                                  LSTMCell(3, "relu", "hard_sigmoid"), GRUCell(3), GRUCell(3, reset_after=False),
+                                  GRUCell(3, "relu", "hard_sigmoid")], ids=repr)
 def test_check_cell_passes_the_builtin_cells(cell):
-    report = check_cell(cell, batch=2, steps=4, features=3, units=3, seed=1)
+    report = check_cell(cell, batch=2, steps=4, features=3, seed=1)
     assert report.passed, report
-    names = ["x", *(f"initial {s}" for s in cell.state_names), "kernel", "recurrent_kernel", "bias"]
+    names = ["x", *(f"initial {s}" for s in cell.state_sizes), "kernel", "recurrent_kernel", "bias"]
     assert [c.name for c in report.checks] == names
     assert all(c.rel_error < 1e-8 for c in report.checks)
 
@@ -156,13 +158,23 @@ def test_check_cell_rejects_what_is_not_a_cell():
     with pytest.raises(TypeError, match="protocol"):
         check_cell(object())
 
-    class NoH(SimpleRNNCell):
-        state_names = ("c",)
+    class NoStates(SimpleRNNCell):
+        state_sizes = {}
 
-    with pytest.raises(ValueError, match="start with 'h'"):
-        check_cell(NoH())
+    with pytest.raises(ValueError, match="state_sizes must be a non-empty dict"):
+        check_cell(NoStates(2))
+
+    class ZeroSizedState(SimpleRNNCell):
+        state_sizes = {"h": 0}
+
+    with pytest.raises(ValueError, match="state_sizes must be a non-empty dict"):
+        check_cell(ZeroSizedState(2))
     with pytest.raises(ValueError, match="units"):
-        check_cell(LSTMCell(), units=0)
+        LSTMCell(0)  # units are the cell's now, validated when it is made
+    with pytest.raises(ValueError, match="batch must be a positive integer"):
+        check_cell(LSTMCell(2), batch=0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'units'"):
+        check_cell(LSTMCell(2), units=3)  # the old keyword is gone: no silent default
 
 
 @pytest.mark.parametrize("layer", [
@@ -227,19 +239,19 @@ def test_check_model_founding_architecture_with_dropout(rng, quiet_broadcast):
         check_model(Sequential([Dense(1, input_shape=(2,))]), np.ones((2, 2)), np.ones((2, 1)))
 
 
-# -- a deliberately broken backward: a copy of LSTMCell.step_backward with one sign flipped --------------
+# -- a deliberately broken backward: a copy of LSTMCell.backward with one sign flipped -------------------
 
 def _broken_cell_source() -> str:
-    source = textwrap.dedent(inspect.getsource(LSTMCell.step_backward))
-    assert source.count("dc += tmp") == 1, "the kernel changed: pick another sign to flip"
+    source = textwrap.dedent(inspect.getsource(LSTMCell.backward))
+    flip = "dc = dc + dh * o * self.a.grad(a_c)"
+    assert source.count(flip) == 1, "the cell changed: pick another sign to flip"
     # dc += dh * o * a'(c_t) is the path from h_t back into the cell state; flip it
-    broken = source.replace("dc += tmp", "dc -= tmp")
-    # the copied method runs in a copy of the kernel module's namespace, so it finds every name it uses
-    return ("from dataclasses import dataclass\n\n"
-            "import minirnn.kernels.recurrent as _kernel\n\n"
-            "globals().update({k: v for k, v in vars(_kernel).items() if not k.startswith('__')})\n\n\n"
-            "@dataclass(frozen=True)\nclass BrokenLSTMCell(LSTMCell):\n"
-            "    \"\"\"LSTMCell with one sign flipped in step_backward (built by a test).\"\"\"\n\n"
+    broken = source.replace(flip, flip.replace("dc + dh", "dc - dh"))
+    # the copied method runs in a copy of the cell module's namespace, so it finds every name it uses
+    return ("import minirnn.cells.lstm as _cell_module\n\n"
+            "globals().update({k: v for k, v in vars(_cell_module).items() if not k.startswith('__')})\n\n\n"
+            "class BrokenLSTMCell(LSTMCell):\n"
+            "    \"\"\"LSTMCell with one sign flipped in backward (built by a test).\"\"\"\n\n"
             + textwrap.indent(broken, "    "))
 
 
@@ -251,9 +263,9 @@ def broken_cell_file(tmp_path):
 
 
 def test_broken_backward_is_caught_by_finite_differences_and_by_the_taylor_test(broken_cell_file):
-    broken = load_object(f"{broken_cell_file}:BrokenLSTMCell")()
+    broken = load_object(f"{broken_cell_file}:BrokenLSTMCell")(4)
     assert isinstance(broken, LSTMCell)
-    good = check_cell(LSTMCell(), seed=3)
+    good = check_cell(LSTMCell(4), seed=3)
     bad = check_cell(broken, seed=3)
     assert good.passed, good
     assert not bad.passed
@@ -270,13 +282,10 @@ def test_broken_backward_is_caught_by_finite_differences_and_by_the_taylor_test(
 
 def test_broken_backward_inside_a_layer_is_caught_by_check_layer(broken_cell_file, rng):
     broken_cls = load_object(f"{broken_cell_file}:BrokenLSTMCell")
-
-    class BrokenLSTM(LSTM):
-        def make_cell(self):
-            return broken_cls(self.activation, self.recurrent_activation)
-
-    layer = BrokenLSTM(3, return_sequences=True, dtype="float64", seed=0)
-    report = check_layer(layer, rng.standard_normal((2, 4, 2)))
+    x = rng.standard_normal((2, 4, 2))
+    good = check_layer(RNN(LSTMCell(3), return_sequences=True, dtype="float64", seed=0), x)
+    assert good.passed, good
+    report = check_layer(RNN(broken_cls(3), return_sequences=True, dtype="float64", seed=0), x)
     assert not report.passed and "kernel" in {c.name for c in report.failures}
 
 
@@ -284,7 +293,8 @@ def test_broken_backward_makes_the_cli_exit_nonzero(broken_cell_file, capsys):
     assert main(["gradcheck", "--cell", f"{broken_cell_file}:BrokenLSTMCell"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "BrokenLSTMCell" in out
-    assert main(["gradcheck", "--cell", "minirnn.kernels.recurrent:LSTMCell", "-q"]) == 0
+    assert main(["gradcheck", "--cell", "minirnn.cells:LSTMCell", "-q"]) == 0
+    assert capsys.readouterr().out.startswith("PASS")
 
 
 def test_broken_backward_exit_status_of_the_real_command(broken_cell_file):
@@ -295,21 +305,177 @@ def test_broken_backward_exit_status_of_the_real_command(broken_cell_file):
     assert run.stdout.startswith("FAIL")
 
 
-# -- the user-cell example ---------------------------------------------------------------------------
+# -- user cells written on the protocol of minirnn.cells.base ------------------------------------------
 
-def test_example_custom_cell_passes_and_differs_from_an_lstm():
-    cell_cls = load_object(f"{ROOT / 'examples' / 'custom_cell.py'}:NoForgetLSTMCell")
-    for activation in ("tanh", "relu"):
-        report = check_cell(cell_cls(activation), seed=2)
-        assert report.passed, report
-        assert report["kernel"].shape == (4, 12)  # three gate blocks
+class Elman(Cell):
+    """h_t = tanh(x_t @ W_xh + h_{t-1} @ W_hh + b_h), its own parameter names, no declared projection."""
+
+    def __init__(self, units):
+        self.units = units
+
+    @property
+    def state_sizes(self):
+        return {"h": self.units}
+
+    def params(self, input_size):
+        return {"W_xh": Param((input_size, self.units), "glorot_uniform", "matrix"),
+                "W_hh": Param((self.units, self.units), "orthogonal", "matrix"),
+                "b_h": Param((self.units,), "zeros", "bias")}
+
+    def forward(self, x, states, p):
+        (h_prev,) = states
+        h = np.tanh(x @ p["W_xh"] + h_prev @ p["W_hh"] + p["b_h"])
+        return (h,), {"x": x, "h_prev": h_prev, "h": h, "p": p}
+
+    def grads(self, d_states, cache):
+        (dh,), p = d_states, cache["p"]
+        dz = dh * (1 - cache["h"] ** 2)
+        return dz, dz @ p["W_hh"].T, dz @ p["W_xh"].T, {"W_xh": cache["x"].T @ dz, "W_hh": cache["h_prev"].T @ dz,
+                                                        "b_h": dz.sum(axis=0)}
+
+    def backward(self, d_states, cache):
+        _, dh_prev, dx, dp = self.grads(d_states, cache)
+        return StepGrads(states=(dh_prev,), x=dx, params=dp)
+
+
+class NoForgetLSTMCell(GatedCell):
+    """An LSTM without a forget gate (c_t = c_{t-1} + i g), both projections declared, three gate blocks."""
+
+    input_projection = Projection("kernel", bias="bias", blocks=3)
+    recurrent_projection = Projection("recurrent_kernel", state="h", blocks=3)
+
+    @property
+    def state_sizes(self):
+        return {"h": self.units, "c": self.units}
+
+    def params(self, input_size):
+        H = self.units
+        return {"kernel": Param((input_size, 3 * H), "glorot_uniform", "matrix"),
+                "recurrent_kernel": Param((H, 3 * H), "orthogonal", "matrix"),
+                "bias": Param((3 * H,), "zeros", "bias")}
+
+    def forward(self, xw, states, p, hu):
+        h_prev, c_prev = states
+        z = xw + hu
+        H = self.units
+        i, g, o = self.s(z[:, :H]), self.a(z[:, H:2 * H]), self.s(z[:, 2 * H:])
+        c = c_prev + i * g
+        a_c = self.a(c)
+        return (o * a_c, c), {"i": i, "g": g, "o": o, "a_c": a_c}
+
+    def backward(self, d_states, cache):
+        dh, dc = d_states
+        i, g, o, a_c = cache["i"], cache["g"], cache["o"], cache["a_c"]
+        dc = dc + dh * o * self.a.grad(a_c)
+        dz = np.concatenate([dc * g * self.s.grad(i), dc * i * self.a.grad(g), dh * a_c * self.s.grad(o)], axis=1)
+        return StepGrads(states=(None, dc), x=dz, params={}, recurrent=dz)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_user_cells_pass_check_cell(activation):
+    report = check_cell(NoForgetLSTMCell(4, activation), seed=2)
+    assert report.passed, report
+    assert [c.name for c in report.checks] == ["x", "initial h", "initial c", "kernel", "recurrent_kernel", "bias"]
+    assert report["kernel"].shape == (4, 12)  # three gate blocks
+    elman = check_cell(Elman(3), batch=2, steps=4, features=2, seed=2)
+    assert elman.passed, elman
+    assert [c.name for c in elman.checks] == ["x", "initial h", "W_xh", "W_hh", "b_h"]
+    assert all(c.rel_error < 1e-8 for c in elman.checks)
+
+
+def test_a_user_cell_differs_from_an_lstm_as_its_equations_say():
     # without a forget gate the cell state only accumulates, c_T = c_0 + sum_t i_t g_t: with no
     # recurrent weights (gates see x only) and only c_T read, dL/dc_0 = dL/dc_T exactly, for any T
-    from minirnn.kernels import recurrent_backward, recurrent_forward
-
     rng = np.random.default_rng(0)
-    x, W, U = rng.standard_normal((2, 50, 3)), rng.standard_normal((3, 6)), np.zeros((2, 6))
-    _, _, cache = recurrent_forward(cell_cls(), x, W, U)
+    x = rng.standard_normal((2, 50, 3))
+    p = {"kernel": rng.standard_normal((3, 6)), "recurrent_kernel": np.zeros((2, 6)), "bias": np.zeros(6)}
+    _, _, cache = driver.forward(NoForgetLSTMCell(2), x, p)
     r = rng.standard_normal((2, 2))
-    g = recurrent_backward(cache, None, [None, r])
+    g = driver.backward(cache, None, [None, r])
     assert np.array_equal(g.initial_states[1], r)
+    # an LSTM with its forget gate at s(z_f) < 1 forgets: the same gradient shrinks over 50 steps
+    q = {"kernel": rng.standard_normal((3, 8)), "recurrent_kernel": np.zeros((2, 8)), "bias": np.zeros(8)}
+    g_lstm = driver.backward(driver.forward(LSTMCell(2), x, q)[2], None, [None, r])
+    assert np.abs(g_lstm.initial_states[1]).max() < 1e-3 * np.abs(r).max()
+
+
+def test_a_user_cell_gets_a_layer(rng):
+    layer = RNN(Elman(3), return_sequences=True, dtype="float64", seed=0)
+    report = check_layer(layer, rng.standard_normal((2, 4, 2)))
+    assert report.passed, report
+    assert {"x", "initial h", "W_xh", "W_hh", "b_h"} == {c.name for c in report.checks}
+
+
+def test_a_wrong_but_well_formed_backward_fails_check_cell_on_exactly_the_wrong_array():
+    class WrongBias(Elman):
+        def backward(self, d_states, cache):
+            g = super().backward(d_states, cache)
+            return g._replace(params={**g.params, "b_h": 2 * g.params["b_h"]})
+
+    report = check_cell(WrongBias(3), seed=4)
+    assert not report.passed
+    assert [c.name for c in report.failures] == ["b_h"]
+    assert report["b_h"].rel_error > 0.1 and 0.8 < report["b_h"].taylor.slope < 1.2
+
+
+class _OmitsAGradient(Elman):
+    def backward(self, d_states, cache):
+        _, dh_prev, dx, dp = self.grads(d_states, cache)
+        del dp["b_h"]
+        return StepGrads((dh_prev,), dx, dp)
+
+
+class _WrongGradientShape(Elman):
+    def backward(self, d_states, cache):
+        _, dh_prev, dx, dp = self.grads(d_states, cache)
+        return StepGrads((dh_prev,), dx, {**dp, "b_h": dp["b_h"][None]})  # (1, H), not (H,)
+
+
+class _UndeclaredGradient(Elman):
+    def backward(self, d_states, cache):
+        _, dh_prev, dx, dp = self.grads(d_states, cache)
+        return StepGrads((dh_prev,), dx, {**dp, "gain": np.ones(self.units)})
+
+
+class _WrongInputGradientShape(Elman):
+    def backward(self, d_states, cache):
+        _, dh_prev, dx, dp = self.grads(d_states, cache)
+        return StepGrads((dh_prev,), dx.T, dp)
+
+
+class _WrongStateGradientShape(Elman):
+    def backward(self, d_states, cache):
+        _, dh_prev, dx, dp = self.grads(d_states, cache)
+        return StepGrads((dh_prev[:, :1],), dx, dp)
+
+
+class _ReturnsAProjectionsGradient(NoForgetLSTMCell):
+    def backward(self, d_states, cache):
+        g = super().backward(d_states, cache)
+        return g._replace(params={"kernel": np.zeros((4, 12))})
+
+
+class _NoRecurrentGradient(NoForgetLSTMCell):
+    def backward(self, d_states, cache):
+        return super().backward(d_states, cache)._replace(recurrent=None)
+
+
+@pytest.mark.parametrize("cls, message", [
+    (_OmitsAGradient, r"_OmitsAGradient.backward must return the gradient of every parameter it owns "
+                      r"\['W_hh', 'W_xh', 'b_h'\].*got \['W_hh', 'W_xh'\]"),
+    (_WrongGradientShape, r"_WrongGradientShape.backward: gradient of 'b_h' must have shape \(3,\); got \(1, 3\)"),
+    (_UndeclaredGradient, r"every parameter it owns .*got \['W_hh', 'W_xh', 'b_h', 'gain'\]"),
+    (_WrongInputGradientShape, r"the step input's gradient must have shape \(2, 4\); got \(4, 2\)"),
+    (_WrongStateGradientShape, r"backward's state gradients 'h' must have shape \(2, 3\); got \(2, 1\)"),
+    (_ReturnsAProjectionsGradient, r"those of a declared projection are the driver's\); got \['kernel'\]"),
+    (_NoRecurrentGradient, r"declares a recurrent projection: backward must return its gradient"),
+])
+def test_a_malformed_backward_gets_the_drivers_value_error(rng, cls, message):
+    cell = cls(3)
+    x = rng.standard_normal((2, 5, 4))
+    p = {n: rng.standard_normal(s.shape) for n, s in cell.params(4).items()}
+    y, _, cache = driver.forward(cell, x, p)
+    with pytest.raises(ValueError, match=message):
+        driver.backward(cache, np.ones_like(y))
+    with pytest.raises(ValueError, match=cls.__name__):  # check_cell does not hide it
+        check_cell(cell, batch=2, features=4)
