@@ -466,9 +466,9 @@ def float64_copy(layer: Any) -> Any:
         return layer
     try:
         clone = type(layer).from_config(_float64_config(layer.get_config()))
-    except TypeError as e:
-        raise TypeError(f"cannot make a float64 copy of {layer.describe()} from its config ({e}); "
-                        f"build it with dtype='float64' for the gradient check") from None
+    except (TypeError, ValueError) as e:  # ValueError: e.g. an RNN around a cell class that is not registered
+        raise type(e)(f"cannot make a float64 copy of {layer.describe()} from its config ({e}); "
+                      f"build it with dtype='float64' for the gradient check") from None
     if layer.built:
         clone.build(layer.built_input_shape)
         clone.set_weights(layer.get_weights())

@@ -479,3 +479,10 @@ def test_a_malformed_backward_gets_the_drivers_value_error(rng, cls, message):
         driver.backward(cache, np.ones_like(y))
     with pytest.raises(ValueError, match=cls.__name__):  # check_cell does not hide it
         check_cell(cell, batch=2, features=4)
+
+
+def test_check_layer_of_a_float32_layer_around_an_unregistered_cell_says_what_to_do(rng):
+    x = rng.standard_normal((2, 4, 2))
+    with pytest.raises(ValueError, match=r"float64 copy of RNN\(Elman\).*register_cell.*dtype='float64'"):
+        check_layer(RNN(Elman(3), seed=0), x.astype(np.float32))
+    assert check_layer(RNN(Elman(3), dtype="float64", seed=0), x).passed
