@@ -4,6 +4,7 @@ with options, user cells by module or file path, and exit statuses."""
 import configparser
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,12 @@ def test_gradcheck_passes_on_every_builtin_layer(capsys):
     cases = default_grid()
     assert {c.layer for c in cases} == {"simple_rnn", "lstm", "gru", "dense", "dropout", "bidirectional",
                                         "time_distributed", "masking"}
-    # every layer class minirnn registers is in the grid (a new one must be added to the CLI)
+    # every layer class minirnn registers is in the grid (a new one must be added to the CLI); RNN(cell) is
+    # the class SimpleRNN, LSTM and GRU are configurations of (every recurrent case runs its code), and any
+    # other cell is checked with --cell
     assert {name.lower() for name in LAYERS} == {"simplernn", "lstm", "gru", "dense", "dropout", "bidirectional",
-                                                 "timedistributed", "masking"}
+                                                 "timedistributed", "masking", "rnn"}
+    assert all(issubclass(LAYERS[name], LAYERS["RNN"]) for name in ("SimpleRNN", "LSTM", "GRU"))
     for layer in ("simple_rnn", "lstm", "gru"):
         assert {c.activation for c in cases if c.layer == layer} >= {"tanh", "relu", "sigmoid", "linear",
                                                                      "hard_sigmoid"}
@@ -69,43 +73,216 @@ def test_gradcheck_variants(capsys, argv, expected):
     assert expected in capsys.readouterr().out
 
 
-def test_gradcheck_user_cell_by_module_and_by_file(capsys, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    assert main(["gradcheck", "--cell", "examples.custom_cell:NoForgetLSTMCell"]) == 0
+# -- user cells: small cells written on the protocol of minirnn.cells.base, in files under tmp_path ------
+
+CELLS_SOURCE = textwrap.dedent('''
+    import numpy as np
+
+    from minirnn.cells import Cell, GatedCell, Param, Projection, SimpleRNNCell, StepGrads
+
+
+    class Elman(Cell):
+        """h_t = a(x_t @ W_xh + h_{t-1} @ W_hh + b_h): its own parameter names, no declared projection."""
+
+        def __init__(self, units, activation="tanh"):
+            self.units, self.activation = units, activation
+
+        @property
+        def state_sizes(self):
+            return {"h": self.units}
+
+        def params(self, input_size):
+            return {"W_xh": Param((input_size, self.units), "glorot_uniform", "matrix"),
+                    "W_hh": Param((self.units, self.units), "orthogonal", "matrix"),
+                    "b_h": Param((self.units,), "zeros", "bias")}
+
+        def forward(self, x, states, p):
+            (h_prev,) = states
+            z = x @ p["W_xh"] + h_prev @ p["W_hh"] + p["b_h"]
+            h = np.tanh(z) if self.activation == "tanh" else np.maximum(z, 0.0)
+            return (h,), {"x": x, "h_prev": h_prev, "h": h, "p": p}
+
+        def backward(self, d_states, cache):
+            (dh,), p, h = d_states, cache["p"], cache["h"]
+            dz = dh * ((1 - h ** 2) if self.activation == "tanh" else (h > 0))
+            return StepGrads(states=(dz @ p["W_hh"].T,), x=dz @ p["W_xh"].T,
+                             params={"W_xh": cache["x"].T @ dz, "W_hh": cache["h_prev"].T @ dz,
+                                     "b_h": dz.sum(axis=0)})
+
+
+    class NoForgetLSTMCell(GatedCell):
+        """An LSTM without a forget gate, c_t = c_{t-1} + i g; both projections declared, three gate blocks."""
+
+        input_projection = Projection("kernel", bias="bias", blocks=3)
+        recurrent_projection = Projection("recurrent_kernel", state="h", blocks=3)
+
+        @property
+        def state_sizes(self):
+            return {"h": self.units, "c": self.units}
+
+        def params(self, input_size):
+            H = self.units
+            return {"kernel": Param((input_size, 3 * H), "glorot_uniform", "matrix"),
+                    "recurrent_kernel": Param((H, 3 * H), "orthogonal", "matrix"),
+                    "bias": Param((3 * H,), "zeros", "bias")}
+
+        def forward(self, xw, states, p, hu):
+            h_prev, c_prev = states
+            z, H = xw + hu, self.units
+            i, g, o = self.s(z[:, :H]), self.a(z[:, H:2 * H]), self.s(z[:, 2 * H:])
+            c = c_prev + i * g
+            a_c = self.a(c)
+            return (o * a_c, c), {"i": i, "g": g, "o": o, "a_c": a_c}
+
+        def backward(self, d_states, cache):
+            dh, dc = d_states
+            i, g, o, a_c = cache["i"], cache["g"], cache["o"], cache["a_c"]
+            dc = dc + dh * o * self.a.grad(a_c)
+            dz = np.concatenate([dc * g * self.s.grad(i), dc * i * self.a.grad(g), dh * a_c * self.s.grad(o)],
+                                axis=1)
+            return StepGrads(states=(None, dc), x=dz, params={}, recurrent=dz)
+
+
+    class WrongBiasElman(Elman):
+        """A well-formed but wrong backward: the bias gradient doubled."""
+
+        def backward(self, d_states, cache):
+            g = super().backward(d_states, cache)
+            return g._replace(params={**g.params, "b_h": 2 * g.params["b_h"]})
+
+
+    class OmitsBiasElman(Elman):
+        """A malformed backward: no gradient for b_h."""
+
+        def backward(self, d_states, cache):
+            g = super().backward(d_states, cache)
+            return g._replace(params={k: v for k, v in g.params.items() if k != "b_h"})
+
+
+    class Crashing(SimpleRNNCell):
+        def backward(self, d_states, cache):
+            raise RuntimeError("not written yet")
+
+
+    class NotACell:
+        pass
+
+
+    an_instance = Elman(2)
+''')
+
+PACKAGE = "minirnn_cli_test_cells"  # imported by module path from a tmp_path working directory
+
+
+@pytest.fixture
+def user_cells(tmp_path, monkeypatch):
+    """tmp_path/cells.py (for file paths) and the package PACKAGE.cells under tmp_path (for module paths),
+    with tmp_path the working directory."""
+    (tmp_path / "cells.py").write_text(CELLS_SOURCE)
+    (tmp_path / PACKAGE).mkdir()
+    (tmp_path / PACKAGE / "__init__.py").write_text("")
+    (tmp_path / PACKAGE / "cells.py").write_text(CELLS_SOURCE)
+    for name in (PACKAGE, f"{PACKAGE}.cells"):
+        monkeypatch.delitem(sys.modules, name, raising=False)  # restored (removed) after the test
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_gradcheck_user_cell_by_module_and_by_file(capsys, user_cells):
+    assert main(["gradcheck", "--cell", f"{PACKAGE}.cells:NoForgetLSTMCell"]) == 0
     out = capsys.readouterr().out
-    assert "NoForgetLSTMCell" in out and "PASS" in out and "12" in out  # kernel (4, 3 * 4)
-    assert main(["gradcheck", "--cell", "examples/custom_cell.py:NoForgetLSTMCell", "--activation", "relu",
+    assert "NoForgetLSTMCell" in out and "PASS" in out and "4x12" in out  # kernel (D=4, 3 * 4)
+    assert "FAIL" not in out and out.count(" ok") == 6  # x, initial h, initial c, kernel, recurrent_kernel, bias
+    assert main(["gradcheck", "--cell", "cells.py:NoForgetLSTMCell", "--activation", "relu",
                  "--cell-kwargs", '{"recurrent_activation": "hard_sigmoid"}', "-q"]) == 0
-    assert "activation='relu', recurrent_activation='hard_sigmoid'" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("PASS") and "activation='relu', recurrent_activation='hard_sigmoid'" in out
+    # a cell with its own parameter names: they are the rows of the report
+    assert main(["gradcheck", "--cell", f"{user_cells / 'cells.py'}:Elman", "--units", "3", "--steps", "4"]) == 0
+    out = capsys.readouterr().out
+    for row in ("x ", "initial h", "W_xh", "W_hh", "b_h"):
+        assert row in out
+    assert out.count(" ok") == 5 and "Elman(units=3, activation='tanh')" in out
+    # an instance is used as it is
+    assert main(["gradcheck", "--cell", "cells.py:an_instance", "-q"]) == 0
+    assert "Elman(units=2" in capsys.readouterr().out
+
+
+def test_a_wrong_user_backward_fails_with_exit_1(capsys, user_cells):
+    assert main(["gradcheck", "--cell", "cells.py:WrongBiasElman", "-q"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL") and out.rstrip().endswith("failing: b_h")
+    assert main(["gradcheck", "--cell", f"{PACKAGE}.cells:WrongBiasElman"]) == 1
+    table = capsys.readouterr().out
+    assert "FAIL" in table.splitlines()[0] and sum("FAIL" in line for line in table.splitlines()[3:]) == 1
+
+
+def test_a_malformed_user_backward_fails_with_exit_1_and_the_drivers_message(capsys, user_cells):
+    assert main(["gradcheck", "--cell", "cells.py:OmitsBiasElman"]) == 1
+    err = capsys.readouterr().err
+    assert "FAIL" in err and "raised ValueError" in err
+    assert "OmitsBiasElman.backward must return the gradient of every parameter it owns" in err
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("examples.custom_cell:Missing", "has no attribute 'Missing'"),
+    (f"{PACKAGE}.cells:Missing", "has no attribute 'Missing'"),
     ("no_such_module_xyz:Cell", "cannot import module"),
-    ("examples/none.py:Cell", "no such file"),
-    ("examples.custom_cell:NoForgetLSTM", "not a recurrent cell"),
+    ("none.py:Cell", "no such file"),
+    (f"{PACKAGE}.cells:NotACell", "not a recurrent cell"),
+    ("cells.py:NotACell", "not a minirnn.cells.Cell subclass"),
     ("NoColon", "module:Name"),
 ])
-def test_gradcheck_user_cell_errors_exit_2(capsys, monkeypatch, spec, message):
-    monkeypatch.chdir(ROOT)
+def test_gradcheck_user_cell_errors_exit_2(capsys, user_cells, spec, message):
     assert main(["gradcheck", "--cell", spec]) == 2
     assert message in capsys.readouterr().err
 
 
-def test_gradcheck_cell_kwargs_must_be_a_json_object(capsys, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    assert main(["gradcheck", "--cell", "examples.custom_cell:NoForgetLSTMCell", "--cell-kwargs", "[1]"]) == 2
+@pytest.mark.parametrize("argv, message", [
+    (["--cell-kwargs", '{"bogus": 1}'], "unexpected keyword argument 'bogus'"),    # the cell's own TypeError
+    (["--no-bias"], "use_bias"),                                                   # Elman takes no use_bias
+])
+def test_cell_options_the_cell_does_not_take_exit_2(capsys, user_cells, argv, message):
+    assert main(["gradcheck", "--cell", "cells.py:Elman", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "error: --cell cells.py:Elman" in err and message in err
+    assert main(["gradcheck", "--cell", "cells.py:an_instance", "--cell-kwargs", '{"units": 3}']) == 2
+    assert "takes no options" in capsys.readouterr().err
+
+
+def test_a_user_cell_file_with_a_syntax_error_exits_2(capsys, tmp_path):
+    (tmp_path / "bad.py").write_text("class Broken(:\n")
+    assert main(["gradcheck", "--cell", f"{tmp_path / 'bad.py'}:Broken"]) == 2
+    assert "error: --cell" in capsys.readouterr().err
+
+
+def test_gradcheck_cell_kwargs_must_be_a_json_object(capsys, user_cells):
+    assert main(["gradcheck", "--cell", f"{PACKAGE}.cells:NoForgetLSTMCell", "--cell-kwargs", "[1]"]) == 2
+    assert "JSON object" in capsys.readouterr().err
+    assert main(["gradcheck", "--cell", "cells.py:Elman", "--cell-kwargs", "{nope"]) == 2
     assert "JSON object" in capsys.readouterr().err
 
 
-def test_a_cell_that_crashes_fails_with_exit_1(tmp_path, capsys):
-    path = tmp_path / "crashing.py"
-    path.write_text("from minirnn.kernels import SimpleRNNCell\n\n"
-                    "class Crashing(SimpleRNNCell):\n"
-                    "    def step_backward(self, *args):\n"
-                    "        raise RuntimeError('not written yet')\n")
-    assert main(["gradcheck", "--cell", f"{path}:Crashing"]) == 1
+def test_a_cell_that_crashes_fails_with_exit_1(capsys, user_cells):
+    assert main(["gradcheck", "--cell", "cells.py:Crashing"]) == 1
     assert "not written yet" in capsys.readouterr().err
+
+
+def test_the_builtin_cells_by_module_path(capsys):
+    for name in ("SimpleRNNCell", "LSTMCell", "GRUCell"):
+        assert main(["gradcheck", "--cell", f"minirnn.cells:{name}", "--steps", "3", "-q"]) == 0
+        assert capsys.readouterr().out.startswith(f"PASS  minirnn.cells:{name} {name}(units=4")
+    assert main(["gradcheck", "--cell", "minirnn.cells:GRUCell", "--cell-kwargs", '{"reset_after": false}',
+                 "--no-bias", "--activation", "relu", "-q"]) == 0
+    assert "reset_after=False" in capsys.readouterr().out
+
+
+def test_the_real_command_on_a_user_cell_file(user_cells):
+    ok = subprocess.run([sys.executable, "-m", "minirnn", "gradcheck", "--cell", "cells.py:Elman", "--steps", "3",
+                         "-q"], capture_output=True, text=True, cwd=user_cells, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith("PASS"), ok.stdout + ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "minirnn", "gradcheck", "--cell", "cells.py:WrongBiasElman",
+                          "--steps", "3", "-q"], capture_output=True, text=True, cwd=user_cells, timeout=120)
+    assert bad.returncode == 1 and bad.stdout.startswith("FAIL"), bad.stdout + bad.stderr
 
 
 @pytest.mark.parametrize("argv", [["gradcheck", "--layer", "conv1d"], ["gradcheck", "--batch", "0"],
