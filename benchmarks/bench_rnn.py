@@ -8,7 +8,9 @@ What one call measures (every implementation does the same work, float32):
 
 Implementations (each one runs in its own worker process, so thread pools never meet):
 
-    minirnn   minirnn.kernels.recurrent (recurrent_forward / recurrent_backward)
+    minirnn   minirnn.cells.driver (forward / backward) with the built-in cell
+    usercell  the same driver with benchmarks/user_lstm_cell.py, a verbatim copy of LSTMCell defined outside
+              minirnn (LSTM only): a user's cell is no slower than a built-in one
     naive     benchmarks/naive_lstm.py: per-step NumPy as a first course writes it (LSTM, SimpleRNN, GRU)
     floor     only the matrix products an RNN cannot avoid (see ``floor_step``): X @ kernel once, T products
               h @ recurrent_kernel, T products dz @ recurrent_kernel^T, and the three products over all steps
@@ -58,7 +60,7 @@ SHAPES = {  # name: (B, T, D, H)
     "large": (64, 100, 256, 512),
 }
 GATES = {"simplernn": 1, "gru": 3, "lstm": 4}
-IMPLS = ("minirnn", "naive", "floor", "npfloor", "torch", "tf")
+IMPLS = ("minirnn", "usercell", "naive", "floor", "npfloor", "torch", "tf")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -69,27 +71,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Weights arrive in Keras layout: kernel (D, kH), recurrent_kernel (H, kH), bias (kH,) or, for the
 # GRU (reset_after=True, Keras's default), bias (2, 3H): input bias and recurrent bias.
 # -------------------------------------------------------------------------------------------------
-def make_minirnn(cell, x, W, U, b):
+def make_minirnn(cell, x, W, U, b, cell_factory=None):
     import numpy as np
 
-    from minirnn.kernels import recurrent as rk
+    from minirnn.cells import GRUCell, LSTMCell, SimpleRNNCell, driver
 
-    options = {}
-    if cell == "lstm":
-        c = rk.LSTMCell("tanh", "sigmoid")
-    elif cell == "simplernn":
-        c = rk.SimpleRNNCell("tanh")
+    H = U.shape[0]
+    if cell_factory is not None:
+        c = cell_factory(H)
     else:
-        if not hasattr(rk, "GRUCell"):
-            raise NotImplementedError("minirnn has no GRU yet")
-        c = rk.GRUCell()  # Keras's default: reset_after=True, input and recurrent biases
-        b, options = b[0], {"recurrent_bias": b[1]}
-    B, H = x.shape[0], U.shape[0]
-    ones = np.ones((B, H), x.dtype)
+        c = {"lstm": LSTMCell, "simplernn": SimpleRNNCell, "gru": GRUCell}[cell](H)  # GRU: reset_after=True
+    params = {"kernel": W, "recurrent_kernel": U, "bias": b}
+    ones = np.ones((x.shape[0], H), x.dtype)
 
     def run():
-        y, final, cache = rk.recurrent_forward(c, x, W, U, b, **options)
-        g = rk.recurrent_backward(cache, None, [ones] + [None] * (len(final) - 1))
+        y, final, cache = driver.forward(c, x, params)
+        g = driver.backward(cache, None, [ones] + [None] * (len(final) - 1))
         return final[0], g
 
     def step():
@@ -97,9 +94,20 @@ def make_minirnn(cell, x, W, U, b):
 
     def check():
         h_last, g = run()
-        return float(h_last.astype(np.float64).sum()), g.kernel
+        return float(h_last.astype(np.float64).sum()), g.params["kernel"]
 
     return step, check
+
+
+def make_usercell(cell, x, W, U, b):
+    """minirnn's driver with a verbatim copy of the built-in LSTM cell defined outside the package
+    (benchmarks/user_lstm_cell.py): a user's cell runs exactly as fast as a built-in one."""
+    if cell != "lstm":
+        raise NotImplementedError("the user-cell copy is an LSTM")
+    sys.path.insert(0, HERE)
+    from user_lstm_cell import UserLSTMCell
+
+    return make_minirnn(cell, x, W, U, b, cell_factory=UserLSTMCell)
 
 
 def make_naive(cell, x, W, U, b):
@@ -319,8 +327,8 @@ def make_tf(cell, x, W, U, b):
     return step, check
 
 
-MAKERS = {"minirnn": make_minirnn, "naive": make_naive, "floor": make_floor, "npfloor": make_npfloor,
-          "torch": make_torch, "tf": make_tf}
+MAKERS = {"minirnn": make_minirnn, "usercell": make_usercell, "naive": make_naive, "floor": make_floor,
+          "npfloor": make_npfloor, "torch": make_torch, "tf": make_tf}
 
 
 # -------------------------------------------------------------------------------------------------
@@ -511,7 +519,7 @@ def measure(workers: dict, cell: str, shape: str, repeats: int, per_round: int, 
 def print_table(results: list, threads: int) -> None:
     print(f"\n== {threads} thread(s): median ms per forward+backward (spread = IQR as % of median) ==")
     head = f"{'cell':10s}{'shape':8s}" + "".join(f"{n:>17s}" for n in IMPLS)
-    ratios = ("torch", "tf", "floor", "npfloor", "naive")
+    ratios = ("torch", "tf", "floor", "npfloor", "naive", "usercell")
     # npfloor/torch and npfloor/tf: how close ANY NumPy implementation could come (a bound, see make_npfloor)
     bounds = ("torch", "tf")
     print(head + "".join(f"{'mr/' + r:>11s}" for r in ratios) + "".join(f"{'npf/' + r:>11s}" for r in bounds))
