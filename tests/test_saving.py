@@ -12,7 +12,8 @@ import pytest
 
 import minirnn
 from minirnn import Sequential, load_model, saving
-from minirnn.layers import GRU, LAYERS, LSTM, Bidirectional, Dense, Dropout, Masking, SimpleRNN, TimeDistributed
+from minirnn.cells import GRUCell, LSTMCell
+from minirnn.layers import GRU, LAYERS, LSTM, RNN, Bidirectional, Dense, Dropout, Masking, SimpleRNN, TimeDistributed
 from minirnn.losses import Huber, SparseCategoricalCrossentropy
 from minirnn.metrics import BinaryAccuracy, MeanMetricWrapper
 from minirnn.optimizers import SGD, Adam, AdamW, RMSprop
@@ -37,6 +38,10 @@ def table(dtype):
         "Bidirectional": lambda: [Bidirectional(LSTM(3, return_sequences=True, seed=8, dtype=dtype), merge_mode="sum"),
                                   Bidirectional(GRU(2, seed=9, dtype=dtype))],
         "TimeDistributed": lambda: [TimeDistributed(Dense(2, activation="relu", seed=10, dtype=dtype))],
+        "RNN": lambda: [RNN(GRUCell(3, reset_after=False, activation="relu"), return_sequences=True,
+                            recurrent_dropout=0.2, seed=11, dtype=dtype),
+                        Bidirectional(RNN(LSTMCell(2, unit_forget_bias=False), go_backwards=True, seed=12,
+                                          dtype=dtype))],
     }
 
 

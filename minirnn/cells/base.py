@@ -233,13 +233,28 @@ CELLS: dict[str, type] = {}
 
 def register_cell(cls: type | None = None, *, name: str | None = None):
     """Class decorator: make a cell class known by name, so layers using it save and load
-    (as ``keras.saving.register_keras_serializable``). ``@register_cell`` or ``@register_cell(name=...)``."""
+    (as ``keras.saving.register_keras_serializable``). ``@register_cell`` or ``@register_cell(name=...)``.
+
+    Re-running the definition (a notebook cell, a script executed again) replaces the class registered
+    under that name when it comes from the same module and has the same qualified name; a different class
+    under a taken name is refused.
+    """
     def decorate(c: type) -> type:
-        key = name or c.__name__
         if not (isinstance(c, type) and issubclass(c, Cell)):
             raise TypeError(f"register_cell expects a Cell subclass; got {c!r}")
-        if key in CELLS and CELLS[key] is not c:
-            raise ValueError(f"a different cell class is already registered as {key!r}: {CELLS[key]!r}")
+        key = name or c.__name__
+        old = CELLS.get(key)
+        if old is not None and old is not c and (old.__module__, old.__qualname__) != (c.__module__, c.__qualname__):
+            raise ValueError(f"a different cell class is already registered as {key!r}: {old.__module__}."
+                             f"{old.__qualname__}")
         CELLS[key] = c
+        c._registered_name = key
         return c
     return decorate(cls) if cls is not None else decorate
+
+
+def registered_name(cell: Cell) -> str:
+    """The name a cell's class was registered under (its class name if it was never registered)."""
+    cls = type(cell)
+    key = cls.__dict__.get("_registered_name")
+    return key if key is not None else cls.__name__

@@ -28,5 +28,6 @@ _MOVED = {
 
 def __getattr__(name: str):
     if name in _MOVED:
-        raise AttributeError(f"minirnn.kernels.{name} moved: use {_MOVED[name]}")
+        # an ImportError (not AttributeError) so that ``from minirnn.kernels import name`` shows the hint too
+        raise ImportError(f"minirnn.kernels.{name} moved: use {_MOVED[name]}")
     raise AttributeError(f"module 'minirnn.kernels' has no attribute {name!r}")

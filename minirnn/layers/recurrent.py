@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import initializers
 from ..cells import CELLS, Cell, GRUCell, LSTMCell, SimpleRNNCell, driver
+from ..cells.base import registered_name
 from ..kernels.dropout import dropout_mask
 from .base import Layer, LayerGrads, as_float_array, check_rate
 
@@ -40,7 +41,7 @@ _RNN_OPTIONS = ("return_sequences", "return_state", "go_backwards", "stateful", 
 
 
 def _cell_spec(cell: Cell) -> dict:
-    return {"class_name": type(cell).__name__, "config": cell.get_config()}
+    return {"class_name": registered_name(cell), "config": cell.get_config()}
 
 
 def cell_from_spec(spec: Any) -> Cell:
