@@ -8,7 +8,8 @@ What one call measures (every implementation does the same work, float32):
 
 Implementations (each one runs in its own worker process, so thread pools never meet):
 
-    minirnn   minirnn.cells.driver (forward / backward) with the built-in cell
+    minirnn   minirnn.cells.driver (forward / backward) with the built-in cell, under minirnn.runtime's
+              allocator policy (as fit and predict apply it)
     usercell  the same driver with benchmarks/user_lstm_cell.py, a verbatim copy of LSTMCell defined outside
               minirnn (LSTM only): a user's cell is no slower than a built-in one
     naive     benchmarks/naive_lstm.py: per-step NumPy as a first course writes it (LSTM, SimpleRNN, GRU)
@@ -74,8 +75,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def make_minirnn(cell, x, W, U, b, cell_factory=None):
     import numpy as np
 
+    from minirnn import runtime
     from minirnn.cells import GRUCell, LSTMCell, SimpleRNNCell, driver
 
+    runtime.keep_freed_memory()  # minirnn's allocator policy, as fit/predict apply it
     H = U.shape[0]
     if cell_factory is not None:
         c = cell_factory(H)

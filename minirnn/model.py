@@ -30,7 +30,6 @@ The founding program, line for line:
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from . import callbacks as callbacks_mod
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
+from . import runtime
 from .layers.base import Layer, as_float_array, check_positive_int
 from .layers.recurrent import RNN
 
@@ -280,6 +280,7 @@ class Sequential:
         """One optimizer step on the batch (x, y), dropout active; returns the loss before the step."""
         self._require_compiled("train_on_batch")
         x, y = self._check_xy(x, y)
+        runtime.keep_freed_memory()
         return self._train_step(x, y, rng, "train_on_batch")
 
     def fit(self, x: Any, y: Any, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
@@ -341,46 +342,45 @@ class Sequential:
         n_batches = -(-n // batch_size)
         cbs.on_train_begin({})
         logs: dict[str, float] = {}
-        # small recurrent layers: one BLAS thread for the whole run (minirnn.kernels.blas_threads)
-        with self._blas_threads(batch_size, x.shape[1] if x.ndim == 3 else 1):
-            for epoch in range(initial_epoch, epochs):
-                # per-epoch generators from (seed, epoch) only, so that training can resume at any epoch
-                shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(
-                    root.entropy, spawn_key=(*root.spawn_key, epoch)).spawn(2))
-                start_time = time.perf_counter()
-                cbs.on_epoch_begin(epoch, {})
+        runtime.keep_freed_memory()  # the allocator policy, once per process (minirnn.runtime)
+        for epoch in range(initial_epoch, epochs):
+            # per-epoch generators from (seed, epoch) only, so that training can resume at any epoch
+            shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(
+                root.entropy, spawn_key=(*root.spawn_key, epoch)).spawn(2))
+            start_time = time.perf_counter()
+            cbs.on_epoch_begin(epoch, {})
+            if verbose == 1:
+                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+            xs, ys = x, y
+            if shuffle:  # one gather per epoch in the epoch's order; every batch is then a view, not a copy
+                order = shuffle_rng.permutation(n)
+                xs, ys = x[order], y[order]
+            total, seen = 0.0, 0
+            tracker = metrics_mod.MeanTracker(resolved)
+            for b in range(n_batches):
+                cbs.on_train_batch_begin(b, {})
+                sl = slice(b * batch_size, (b + 1) * batch_size)
+                xb, yb = xs[sl], ys[sl]
+                loss = self._train_step(xb, yb, dropout_rng, f"epoch {epoch + 1}, batch {b + 1}", tracker)
+                total += loss * len(xb)
+                seen += len(xb)
+                logs = {"loss": total / seen, **tracker.result()}
                 if verbose == 1:
-                    print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
-                xs, ys = x, y
-                if shuffle:  # one gather per epoch in the epoch's order; every batch is then a view, not a copy
-                    order = shuffle_rng.permutation(n)
-                    xs, ys = x[order], y[order]
-                total, seen = 0.0, 0
-                tracker = metrics_mod.MeanTracker(resolved)
-                for b in range(n_batches):
-                    cbs.on_train_batch_begin(b, {})
-                    sl = slice(b * batch_size, (b + 1) * batch_size)
-                    xb, yb = xs[sl], ys[sl]
-                    loss = self._train_step(xb, yb, dropout_rng, f"epoch {epoch + 1}, batch {b + 1}", tracker)
-                    total += loss * len(xb)
-                    seen += len(xb)
-                    logs = {"loss": total / seen, **tracker.result()}
-                    if verbose == 1:
-                        _progress(b + 1, n_batches, logs, start_time)
-                    cbs.on_train_batch_end(b, dict(logs))
-                    if self.stop_training:
-                        break
-                if x_val is not None:
-                    logs.update({f"val_{k}": v for k, v in self._evaluate(x_val, y_val, batch_size).items()})
-                history.append(epoch, logs)
-                if verbose:
-                    took = time.perf_counter() - start_time
-                    text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                    prefix = "" if verbose == 1 else f"Epoch {epoch + 1}/{epochs} - "
-                    print(f"\r{prefix}{n_batches}/{n_batches} - {took:.2f}s - {text}", file=sys.stdout, flush=True)
-                cbs.on_epoch_end(epoch, logs)
+                    _progress(b + 1, n_batches, logs, start_time)
+                cbs.on_train_batch_end(b, dict(logs))
                 if self.stop_training:
                     break
+            if x_val is not None:
+                logs.update({f"val_{k}": v for k, v in self._evaluate(x_val, y_val, batch_size).items()})
+            history.append(epoch, logs)
+            if verbose:
+                took = time.perf_counter() - start_time
+                text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                prefix = "" if verbose == 1 else f"Epoch {epoch + 1}/{epochs} - "
+                print(f"\r{prefix}{n_batches}/{n_batches} - {took:.2f}s - {text}", file=sys.stdout, flush=True)
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
         cbs.on_train_end(dict(logs))
         return history
 
@@ -391,6 +391,7 @@ class Sequential:
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
         x, y = self._check_xy(x, y)
         self._resolve_metrics(y, x.shape)
+        runtime.keep_freed_memory()
         logs = self._evaluate(x, y, batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
@@ -410,13 +411,9 @@ class Sequential:
         """The model's outputs for x, computed in batches with dropout off."""
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
         x = self._check_x(x)
-        with self._blas_threads(batch_size, x.shape[1] if x.ndim == 3 else 1):
-            outs = [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)]
+        runtime.keep_freed_memory()  # the allocator policy, once per process (minirnn.runtime)
+        outs = [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)]
         return np.concatenate(outs, axis=0)
-
-    def _blas_threads(self, batch_size: int, timesteps: int):
-        """The runtime policy around a whole loop of batches (none yet: the kernels use NumPy's default)."""
-        return contextlib.nullcontext()
 
     def _inference(self, x: Array, offset: int = 0, return_mask: bool = False):
         """Forward pass with dropout off (with ``return_mask``: ``(y, output step mask)``); NaN or Inf is

@@ -13,7 +13,7 @@ Backward, with dh, dc the total gradients reaching h_t and c_t (every derivative
     do = dh * a(c_t)
     dc = dc + dh * o * a'(c_t)                       (c_t reaches the loss directly and through h_t)
     di = dc * g      df = dc * c_{t-1}     dg = dc * i      dc_{t-1} = dc * f
-    dz = [di * s'(i), df * s'(f), dg * a'(g), do * s'(o)]
+    dz = [di, df, dg, do] * [s'(i), s'(f), a'(g), s'(o)]
     dh_{t-1} = dz @ recurrent_kernel^T;  dW, dU, db summed over time       (the driver's: projections)
 
 Example:
@@ -72,23 +72,28 @@ class LSTMCell(GatedCell):
     def forward(self, xw, states, p, hu):
         """xw = x_t @ kernel + bias and hu = h_{t-1} @ recurrent_kernel, both from the driver."""
         h_prev, c_prev = states
-        z_i, z_f, z_g, z_o = split_blocks(xw + hu, 4)
-        i, f, g, o = self.s(z_i), self.s(z_f), self.a(z_g), self.s(z_o)
+        z = xw + hu                                    # z_t, blocks i, f, g, o
+        s_z = self.s(z)                                # s of all four blocks in one call (the g block unused)
+        i, f, _, o = split_blocks(s_z, 4)              # i = s(z_i), f = s(z_f), o = s(z_o)
+        g = self.a(split_blocks(z, 4)[2])              # g = a(z_g)
         c = f * c_prev + i * g
         a_c = self.a(c)
         h = o * a_c
-        return (h, c), {"i": i, "f": f, "g": g, "o": o, "c_prev": c_prev, "a_c": a_c}
+        return (h, c), {"s_z": s_z, "g": g, "c_prev": c_prev, "a_c": a_c}
 
     def backward(self, d_states, cache):
         dh, dc = d_states
-        i, f, g, o, c_prev, a_c = (cache[k] for k in ("i", "f", "g", "o", "c_prev", "a_c"))
+        s_z, g, c_prev, a_c = cache["s_z"], cache["g"], cache["c_prev"], cache["a_c"]
+        i, f, _, o = split_blocks(s_z, 4)
         do = dh * a_c
         dc = dc + dh * o * self.a.grad(a_c)
         di, df, dg = dc * g, dc * c_prev, dc * i
         dc_prev = dc * f
-        dz = np.concatenate([di * self.s.grad(i), df * self.s.grad(f), dg * self.a.grad(g), do * self.s.grad(o)],
-                            axis=1)
+        local = self.s.grad(s_z)                       # s'(z) of all four blocks in one call ...
+        split_blocks(local, 4)[2][...] = self.a.grad(g)  # ... with a'(z_g) in the g block
+        dz = np.concatenate([di, df, dg, do], axis=1) * local
         return StepGrads(states=(None, dc_prev), x=dz, params={}, recurrent=dz)
 
     def trace(self, cache):
-        return {"i": cache["i"], "f": cache["f"], "o": cache["o"], "candidate": cache["g"]}
+        i, f, _, o = split_blocks(cache["s_z"], 4)
+        return {"i": i, "f": f, "o": o, "candidate": cache["g"]}
