@@ -38,12 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from . import callbacks as callbacks_mod
-from . import losses as losses_mod
-from . import metrics as metrics_mod
-from . import optimizers as optimizers_mod
 from .layers.base import Layer, as_float_array, check_positive_int
 from .layers.recurrent import RNN
+from .training import callbacks as callbacks_mod
+from .training import losses as losses_mod
+from .training import metrics as metrics_mod
+from .training import optimizers as optimizers_mod
 
 Array = np.ndarray
 

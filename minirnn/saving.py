@@ -51,9 +51,9 @@ from typing import Any
 
 import numpy as np
 
-from . import losses as losses_mod
-from . import metrics as metrics_mod
-from . import optimizers as optimizers_mod
+from .training import losses as losses_mod
+from .training import metrics as metrics_mod
+from .training import optimizers as optimizers_mod
 
 Array = np.ndarray
 

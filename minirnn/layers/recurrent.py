@@ -204,7 +204,7 @@ class RNN(Layer):
 
         Returns a ``minirnn.inspection.Trace`` (LSTM: i, f, o, candidate, c, h; SimpleRNN: h).
         """
-        from ..inspection import trace
+        from ..tools.inspection import trace
 
         return trace(self, x, initial_state=initial_state)
 

@@ -23,7 +23,7 @@ cache), so any cell, yours included, can be traced.
 Example:
     >>> import numpy as np
     >>> from minirnn.layers import LSTM
-    >>> from minirnn.inspection import trace
+    >>> from minirnn.tools.inspection import trace
     >>> lstm = LSTM(3, seed=0)
     >>> tr = trace(lstm, np.ones((2, 5, 1), dtype=np.float32))
     >>> tr.names, tr["c"].shape
@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from .cells.driver import SequenceCache
-from .layers.recurrent import RNN
+from ..cells.driver import SequenceCache
+from ..layers.recurrent import RNN
 
 Array = np.ndarray
 
@@ -107,7 +107,7 @@ def trace(target: Any, x: Any, *, layer: int | str | None = None,
 
     Shapes: x (B, T, D) for the traced layer (or for the model); returns a ``Trace`` of (B, T, H) arrays.
     """
-    from .model import Sequential  # the model module imports the layers; import it only when needed
+    from ..model import Sequential  # the model module imports the layers; import it only when needed
 
     if isinstance(target, Sequential):
         if layer is None:

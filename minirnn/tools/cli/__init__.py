@@ -15,7 +15,7 @@ a function running it (``args -> exit status``). Adding one is a single decorate
         return 0
 
 Example:
-    >>> from minirnn.cli import main
+    >>> from minirnn.tools.cli import main
     >>> main(["gradcheck", "--layer", "simple_rnn", "--batch", "2", "--steps", "3", "--units", "2",
     ...       "--quiet"])  # doctest: +ELLIPSIS
     PASS  SimpleRNN(2, activation=tanh) on x(2, 3, 3): max rel err ..., min Taylor slope ...
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, activations
+from ... import __version__, activations
 
 Array = np.ndarray
 
@@ -251,7 +251,7 @@ class LayerCase:
 
 
 def _recurrent_layer(name: str, case: LayerCase, seed: int, **overrides: Any) -> Any:
-    from .layers import GRU, LSTM, SimpleRNN
+    from ...layers import GRU, LSTM, SimpleRNN
 
     kwargs: dict[str, Any] = {"return_sequences": case.return_sequences, "return_state": case.return_state,
                               "use_bias": case.use_bias, "dtype": "float64", "seed": seed, **dict(case.options)}
@@ -273,9 +273,9 @@ def _randomise_biases(params: dict, rng: np.random.Generator) -> None:
 def run_case(case: LayerCase, seed: int, **options: Any) -> Any:
     """Build the float64 layer (or, for masking, a model) of ``case`` with random weights and nonzero
     biases, and return its ``GradCheckReport``. ``options`` go to the check (tol, taylor, ...)."""
-    from .gradcheck import check_layer, check_model
-    from .layers import Bidirectional, Dense, Dropout, Masking, TimeDistributed
-    from .model import Sequential
+    from ...checking.gradcheck import check_layer, check_model
+    from ...layers import Bidirectional, Dense, Dropout, Masking, TimeDistributed
+    from ...model import Sequential
 
     B, T, D, H = case.shape
     rng = np.random.default_rng(seed)
@@ -309,7 +309,7 @@ def run_case(case: LayerCase, seed: int, **options: Any) -> Any:
 
 
 def _describe(layer: Any) -> str:
-    from .gradcheck import describe_layer
+    from ...checking.gradcheck import describe_layer
 
     inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
     if inner is not None:
@@ -383,7 +383,7 @@ def _shape(args: argparse.Namespace, default: tuple[int, int, int, int]) -> tupl
 def build_cell(obj: Any, units: int, kwargs: dict) -> Any:
     """The cell named on the command line: a Cell class is called as ``Class(units, **kwargs)``, a cell
     instance is used as it is, any other callable is a factory called as ``factory(**kwargs)``."""
-    from .cells import Cell
+    from ...cells import Cell
 
     if isinstance(obj, type):
         if not issubclass(obj, Cell):
@@ -400,7 +400,7 @@ def build_cell(obj: Any, units: int, kwargs: dict) -> Any:
 
 
 def _run_cell(args: argparse.Namespace) -> int:
-    from .gradcheck import check_cell, validate_cell
+    from ...checking.gradcheck import check_cell, validate_cell
 
     try:
         kwargs = json.loads(args.cell_kwargs)
@@ -497,10 +497,10 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-# -- demo (minirnn.demo) ------------------------------------------------------------------------------
+# -- demo (minirnn.tools.demo) ------------------------------------------------------------------------------
 
 def _demo_arguments(p: argparse.ArgumentParser) -> None:
-    from .demo import add_arguments
+    from ..demo import add_arguments
 
     add_arguments(p)
 
@@ -514,6 +514,6 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
                 "  minirnn demo\n"
                 "  minirnn demo --epochs 80 --lookback 24 --cell simple_rnn --out figures"))
 def run_demo(args: argparse.Namespace) -> int:
-    from .demo import run_from_args
+    from ..demo import run_from_args
 
     return run_from_args(args)
