@@ -48,6 +48,7 @@ import numpy as np
 from .. import layers
 from ..model import History, Sequential
 from . import datasets
+from .argtypes import positive_int
 
 Array = np.ndarray
 
@@ -196,8 +197,6 @@ def _figure(co2: datasets.RealSeries, r: DemoResult, labels: dict[str, str], pat
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The demo's options (shared by ``minirnn demo`` and ``python -m minirnn.tools.demo``)."""
-    from .cli import positive_int
-
     p.add_argument("--epochs", type=positive_int, default=40, help="training epochs (default 40)")
     p.add_argument("--lookback", type=positive_int, default=12, help="months in each input window (default 12)")
     p.add_argument("--units", type=positive_int, default=50, help="recurrent units (default 50)")

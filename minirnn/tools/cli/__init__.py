@@ -7,7 +7,10 @@
 Exit status: 0 when every check passes, 1 when any fails, 2 on a usage error.
 
 A subcommand is a name, a help line, a function adding its arguments to an ``argparse`` parser and
-a function running it (``args -> exit status``). Adding one is a single decorated function:
+a function running it (``args -> exit status``), registered in ``registry.SUBCOMMANDS``. Each lives in
+its own module here (``gradcheck``, ``demo``) imported below; argument types shared with other parsers
+are in ``minirnn.tools.argtypes``, the ``module:Name`` loader in ``objects``. Adding one is a module
+with a single decorated function, and its import here:
 
     @subcommand("hello", help="say hello", arguments=lambda p: p.add_argument("--name", default="world"))
     def run_hello(args):
@@ -25,46 +28,36 @@ Example:
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
-import json
-import math
-import os
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
-import numpy as np
+from ... import __version__
+from ..argtypes import positive_float, positive_int
+from .objects import load_object
+from .registry import SUBCOMMANDS, Subcommand, subcommand
 
-from ... import __version__, activations
+# The subcommands, in the order ``minirnn --help`` lists them: each module registers itself on import.
+# isort: off
+from . import gradcheck as gradcheck
+from . import demo as demo
+# isort: on
 
-Array = np.ndarray
+# the names ``minirnn.cli`` had before the split by subcommand
+from .demo import run_demo
+from .gradcheck import (
+    LAYER_ALIASES,
+    LAYER_NAMES,
+    MERGE_MODES,
+    RECURRENT,
+    LayerCase,
+    build_cell,
+    default_grid,
+    run_case,
+    run_gradcheck,
+)
 
-
-@dataclass(frozen=True)
-class Subcommand:
-    """One ``minirnn <name>``: ``arguments(parser)`` declares its options, ``run(args)`` returns the exit status."""
-
-    name: str
-    help: str
-    arguments: Callable[[argparse.ArgumentParser], Any]
-    run: Callable[[argparse.Namespace], int]
-    description: str | None = None
-
-
-SUBCOMMANDS: dict[str, Subcommand] = {}
-
-
-def subcommand(name: str, *, help: str, arguments: Callable[[argparse.ArgumentParser], Any],
-               description: str | None = None) -> Callable[[Callable[[argparse.Namespace], int]], Callable]:
-    """Decorator registering ``run(args) -> int`` as ``minirnn <name>``."""
-    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        if name in SUBCOMMANDS:
-            raise ValueError(f"subcommand {name!r} is already registered")
-        SUBCOMMANDS[name] = Subcommand(name, help, arguments, run, description)
-        return run
-    return register
+__all__ = ["SUBCOMMANDS", "Subcommand", "subcommand", "build_parser", "main", "positive_int", "positive_float",
+           "load_object", "LAYER_ALIASES", "LAYER_NAMES", "MERGE_MODES", "RECURRENT", "LayerCase", "build_cell",
+           "default_grid", "run_case", "run_gradcheck", "run_demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,433 +80,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     return int(args._run(args))
-
-
-# -- helpers shared by subcommands ---------------------------------------------------------------------
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}") from None
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
-    return value
-
-
-def load_object(spec: str) -> Any:
-    """The object named by ``"module.path:Name"`` or ``"path/to/file.py:Name"`` (``Name`` may be dotted).
-
-    A module path is imported with the current directory on ``sys.path`` (as ``python -m`` would);
-    a file path is loaded as a fresh module.
-    """
-    if not isinstance(spec, str) or spec.count(":") < 1:
-        raise ValueError(f"expected 'module:Name' or 'path/to/file.py:Name'; got {spec!r}")
-    target, _, attr = spec.rpartition(":")
-    if not target or not attr:
-        raise ValueError(f"expected 'module:Name' or 'path/to/file.py:Name'; got {spec!r}")
-    if target.endswith(".py") or os.sep in target or "/" in target:
-        path = os.path.abspath(target)
-        if not os.path.isfile(path):
-            raise ValueError(f"no such file {target!r} (from {spec!r})")
-        name = "_minirnn_user_" + "".join(c if c.isalnum() else "_" for c in path)
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise ValueError(f"cannot load {target!r} as a Python file")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module  # dataclasses and pickling look classes up through sys.modules
-        try:
-            module_spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-    else:
-        # the console script does not put the current directory on sys.path (python -m does)
-        added = os.getcwd() not in sys.path and "" not in sys.path
-        if added:
-            sys.path.insert(0, os.getcwd())
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as e:
-            raise ValueError(f"cannot import module {target!r} (from {spec!r}): {e}") from None
-        finally:
-            if added:
-                sys.path.remove(os.getcwd())
-    obj = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ValueError(f"{target!r} has no attribute {attr!r}") from None
-    return obj
-
-
-# -- gradcheck -----------------------------------------------------------------------------------------
-
-RECURRENT = ("simple_rnn", "lstm", "gru")
-LAYER_NAMES = (*RECURRENT, "dense", "dropout", "bidirectional", "time_distributed", "masking")
-LAYER_ALIASES = {"simplernn": "simple_rnn", "rnn": "simple_rnn", "simple-rnn": "simple_rnn",
-                 "timedistributed": "time_distributed", "time-distributed": "time_distributed"}
-MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
-
-
-def _layer_name(text: str) -> str:
-    name = LAYER_ALIASES.get(text.lower(), text.lower())
-    if name not in LAYER_NAMES:
-        raise argparse.ArgumentTypeError(f"unknown layer {text!r}; expected one of {', '.join(LAYER_NAMES)}")
-    return name
-
-
-def _recurrent_name(text: str) -> str:
-    name = _layer_name(text)
-    if name not in RECURRENT:
-        raise argparse.ArgumentTypeError(f"expected a recurrent layer, one of {', '.join(RECURRENT)}; got {text!r}")
-    return name
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1); got {text!r}")
-    return value
-
-
-def _gradcheck_arguments(p: argparse.ArgumentParser) -> None:
-    what = p.add_mutually_exclusive_group()
-    what.add_argument("--layer", type=_layer_name, metavar="NAME",
-                      help=f"check one layer: {', '.join(LAYER_NAMES)} (default: all, over a grid)")
-    what.add_argument("--cell", metavar="MODULE:CLASS",
-                      help="check a user cell, 'module.path:Class' or 'path/to/file.py:Class'")
-    p.add_argument("--cell-kwargs", metavar="JSON", default="{}", help="keyword arguments for the cell, as JSON")
-    names = sorted(activations.ACTIVATIONS)
-    p.add_argument("--activation", choices=names, help="activation (grid: only this one)")
-    p.add_argument("--recurrent-activation", choices=names, help="LSTM/GRU recurrent_activation")
-    p.add_argument("--batch", type=positive_int, help="batch size B")
-    p.add_argument("--steps", type=positive_int, help="time steps T")
-    p.add_argument("--features", type=positive_int, help="input features D")
-    p.add_argument("--units", type=positive_int, help="units H")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights, inputs and directions (default 0)")
-    p.add_argument("--return-sequences", action="store_true")
-    p.add_argument("--return-state", action="store_true")
-    p.add_argument("--no-bias", action="store_true", help="use_bias=False")
-    p.add_argument("--go-backwards", action="store_true", help="recurrent layers: go_backwards=True")
-    p.add_argument("--no-reset-after", action="store_true", help="GRU: reset_after=False")
-    p.add_argument("--dropout", type=_rate, default=0.0, help="recurrent layers: input dropout (with --training)")
-    p.add_argument("--recurrent-dropout", type=_rate, default=0.0,
-                   help="recurrent layers: recurrent dropout (with --training)")
-    p.add_argument("--rate", type=_rate, default=0.3, help="Dropout layer rate in [0, 1) (default 0.3)")
-    p.add_argument("--training", action="store_true", help="dropout active (one fixed set of masks)")
-    p.add_argument("--inner", type=_recurrent_name, default="lstm",
-                   help="bidirectional and masking: the recurrent layer inside (default lstm)")
-    p.add_argument("--merge-mode", choices=MERGE_MODES, default="concat", help="bidirectional merge_mode")
-    p.add_argument("--tol", type=positive_float, default=None, help="relative-error tolerance (default 1e-7)")
-    p.add_argument("--no-taylor", action="store_true", help="finite differences only")
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("-v", "--verbose", action="store_true", help="grid: a table per configuration")
-    out.add_argument("-q", "--quiet", action="store_true", help="one line per configuration, no tables")
-
-
-@dataclass(frozen=True)
-class LayerCase:
-    """One configuration of a built-in layer for the gradient check.
-
-    ``options`` are extra keyword arguments of the recurrent layer (go_backwards, dropout,
-    recurrent_dropout, reset_after); ``inner`` is the recurrent layer a bidirectional or masking case
-    wraps; ``rank`` 2 gives Dense and Dropout (B, D) input instead of (B, T, D).
-    """
-
-    layer: str
-    shape: tuple[int, int, int, int]  # B, T, D, H
-    activation: str | None = None
-    recurrent_activation: str | None = None
-    return_sequences: bool = False
-    return_state: bool = False
-    use_bias: bool = True
-    rate: float = 0.3
-    training: bool = False
-    rank: int = 3
-    options: tuple[tuple[str, Any], ...] = ()
-    inner: str = "lstm"
-    merge_mode: str | None = "concat"
-
-
-def _recurrent_layer(name: str, case: LayerCase, seed: int, **overrides: Any) -> Any:
-    from ...layers import GRU, LSTM, SimpleRNN
-
-    kwargs: dict[str, Any] = {"return_sequences": case.return_sequences, "return_state": case.return_state,
-                              "use_bias": case.use_bias, "dtype": "float64", "seed": seed, **dict(case.options)}
-    if case.activation is not None:
-        kwargs["activation"] = case.activation
-    if name != "simple_rnn" and case.recurrent_activation is not None:
-        kwargs["recurrent_activation"] = case.recurrent_activation
-    kwargs.update(overrides)
-    return {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}[name](case.shape[3], **kwargs)
-
-
-def _randomise_biases(params: dict, rng: np.random.Generator) -> None:
-    # zero biases (the initial value) would hide mistakes in the bias path
-    for name, w in params.items():
-        if name.endswith("bias"):
-            w[...] = 0.5 * rng.standard_normal(w.shape)
-
-
-def run_case(case: LayerCase, seed: int, **options: Any) -> Any:
-    """Build the float64 layer (or, for masking, a model) of ``case`` with random weights and nonzero
-    biases, and return its ``GradCheckReport``. ``options`` go to the check (tol, taylor, ...)."""
-    from ...checking.gradcheck import check_layer, check_model
-    from ...layers import Bidirectional, Dense, Dropout, Masking, TimeDistributed
-    from ...model import Sequential
-
-    B, T, D, H = case.shape
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((B, T, D) if case.rank == 3 else (B, D))
-    if case.layer == "masking":
-        # every row but the first ends in padded steps: Masking marks them, the recurrent layer skips them
-        x[1:, T - (T // 2):] = 0.0
-        inner = _recurrent_layer(case.inner, case, seed, return_state=False)
-        model = Sequential([Masking(0.0, input_shape=(T, D), dtype="float64"), inner])
-        model.compile("sgd", "mse")
-        _randomise_biases(inner.params, rng)
-        y = rng.standard_normal((B, *model.output_shape()))
-        return check_model(model, x, y, training=case.training, input_gradient=False, seed=seed,
-                           title=f"Masking(0.0) + {_describe(inner)} on x{x.shape} with padded steps", **options)
-    if case.layer in RECURRENT:
-        layer = _recurrent_layer(case.layer, case, seed)
-    elif case.layer == "bidirectional":
-        inner = _recurrent_layer(case.inner, case, seed, return_state=False)
-        layer = Bidirectional(inner, merge_mode=case.merge_mode)
-    elif case.layer == "time_distributed":
-        layer = TimeDistributed(Dense(H, activation=case.activation, use_bias=case.use_bias, dtype="float64",
-                                      seed=seed))
-    elif case.layer == "dense":
-        layer = Dense(H, activation=case.activation, use_bias=case.use_bias, dtype="float64", seed=seed)
-    else:
-        layer = Dropout(case.rate, dtype="float64", seed=seed)
-    layer.build(x.shape[1:])
-    _randomise_biases(layer.params, rng)
-    return check_layer(layer, x, training=case.training, seed=seed, title=f"{_describe(layer)} on x{x.shape}",
-                       **options)
-
-
-def _describe(layer: Any) -> str:
-    from ...checking.gradcheck import describe_layer
-
-    inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
-    if inner is not None:
-        merge = f", merge_mode={layer.merge_mode}" if hasattr(layer, "merge_mode") else ""
-        return f"{type(layer).__name__}({describe_layer(inner)}{merge})"
-    return describe_layer(layer)
-
-
-def default_grid(activation: str | None = None, shape: tuple[int, int, int, int] | None = None) -> list[LayerCase]:
-    """Every built-in layer: each recurrent layer with each activation x each return mode, plus no
-    bias, a second shape, other recurrent activations, go_backwards and (recurrent) dropout; the GRU
-    both ways (reset_after); Dense on (B, D) and (B, T, D); Dropout on and off; Bidirectional with
-    every merge mode; TimeDistributed(Dense); Masking in front of each recurrent layer."""
-    acts = [activation] if activation else sorted(activations.ACTIVATIONS)
-    main_act = activation or "tanh"
-    a, b = shape or (2, 4, 3, 3), shape or (3, 7, 2, 5)
-    cases = []
-    for layer in RECURRENT:
-        for act in acts:
-            for seq in (False, True):
-                for state in (False, True):
-                    cases.append(LayerCase(layer, a, act, return_sequences=seq, return_state=state))
-        cases.append(LayerCase(layer, a, main_act, use_bias=False))
-        cases.append(LayerCase(layer, b, main_act, return_sequences=True))
-        cases.append(LayerCase(layer, a, main_act, return_sequences=True, options=(("go_backwards", True),)))
-        cases.append(LayerCase(layer, a, main_act, return_sequences=True, training=True,
-                               options=(("dropout", 0.3), ("recurrent_dropout", 0.4))))
-        if layer != "simple_rnn":
-            for rec in ("hard_sigmoid", "tanh"):
-                cases.append(LayerCase(layer, a, main_act, recurrent_activation=rec, return_sequences=True))
-    for seq in (False, True):
-        cases.append(LayerCase("gru", a, main_act, return_sequences=seq, options=(("reset_after", False),)))
-    for act in acts:
-        for rank in (2, 3):
-            cases.append(LayerCase("dense", a, act, rank=rank))
-    cases.append(LayerCase("dense", a, main_act, use_bias=False))
-    if not activation:
-        for training in (False, True):
-            for rank in (2, 3):
-                cases.append(LayerCase("dropout", a, training=training, rank=rank))
-    for mode in ("concat", "sum", "mul", "ave", None):
-        cases.append(LayerCase("bidirectional", a, main_act, return_sequences=True, merge_mode=mode))
-    cases.append(LayerCase("bidirectional", a, main_act, inner="gru"))
-    cases.append(LayerCase("time_distributed", a, main_act))
-    for inner in RECURRENT:
-        cases.append(LayerCase("masking", a, main_act, inner=inner, return_sequences=inner == "lstm"))
-    return cases
-
-
-def _options(args: argparse.Namespace) -> dict:
-    opts: dict[str, Any] = {"taylor": not args.no_taylor}
-    if args.tol is not None:
-        opts["tol"] = args.tol
-    return opts
-
-
-def _summary_line(report: Any) -> str:
-    slope = report.min_taylor_slope
-    slope_text = "exact" if math.isnan(slope) else f"{slope:.2f}"
-    worst = max(report.checks, key=lambda c: c.rel_error)
-    failed = f"  failing: {', '.join(c.name for c in report.failures)}" if not report.passed else ""
-    return (f"{'PASS' if report.passed else 'FAIL'}  {report.title}: max rel err {worst.rel_error:.1e} "
-            f"({worst.name}), min Taylor slope {slope_text}{failed}")
-
-
-def _shape(args: argparse.Namespace, default: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    given = (args.batch, args.steps, args.features, args.units)
-    return tuple(g if g is not None else d for g, d in zip(given, default))  # type: ignore[return-value]
-
-
-def build_cell(obj: Any, units: int, kwargs: dict) -> Any:
-    """The cell named on the command line: a Cell class is called as ``Class(units, **kwargs)``, a cell
-    instance is used as it is, any other callable is a factory called as ``factory(**kwargs)``."""
-    from ...cells import Cell
-
-    if isinstance(obj, type):
-        if not issubclass(obj, Cell):
-            raise TypeError(f"{obj.__name__} is not a recurrent cell: it is not a minirnn.cells.Cell subclass "
-                            f"(the protocol is in minirnn.cells.base)")
-        return obj(units, **kwargs)
-    if isinstance(obj, Cell):
-        if kwargs:
-            raise ValueError(f"--cell names a cell instance, which takes no options; got {sorted(kwargs)}")
-        return obj
-    if callable(obj):
-        return obj(**kwargs)
-    raise TypeError(f"expected a Cell class, a cell instance or a factory; got {type(obj).__name__}")
-
-
-def _run_cell(args: argparse.Namespace) -> int:
-    from ...checking.gradcheck import check_cell, validate_cell
-
-    try:
-        kwargs = json.loads(args.cell_kwargs)
-        if not isinstance(kwargs, dict):
-            raise ValueError("it must be a JSON object")
-    except ValueError as e:
-        print(f"minirnn gradcheck: error: --cell-kwargs must be a JSON object ({e}); got {args.cell_kwargs!r}",
-              file=sys.stderr)
-        return 2
-    if args.activation is not None:
-        kwargs.setdefault("activation", args.activation)
-    if args.recurrent_activation is not None:
-        kwargs.setdefault("recurrent_activation", args.recurrent_activation)
-    if args.no_bias:
-        kwargs.setdefault("use_bias", False)
-    B, T, D, H = _shape(args, (3, 5, 4, 4))
-    try:
-        cell = build_cell(load_object(args.cell), H, kwargs)
-        validate_cell(cell)
-    except (ValueError, TypeError, ImportError, SyntaxError) as e:
-        print(f"minirnn gradcheck: error: --cell {args.cell}: {e}", file=sys.stderr)
-        return 2
-    try:
-        report = check_cell(cell, batch=B, steps=T, features=D, seed=args.seed,
-                            title=f"{args.cell} {cell!r}, B={B} T={T} D={D}", **_options(args))
-    except Exception as e:  # a user's cell that crashes has failed its check: say where, exit 1
-        print(f"FAIL  {args.cell}: the cell raised {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    print(_summary_line(report) if args.quiet else report)
-    return 0 if report.passed else 1
-
-
-def _run_cases(cases: list[LayerCase], args: argparse.Namespace, tables: bool) -> int:
-    failed = 0
-    for k, case in enumerate(cases):
-        report = run_case(case, args.seed + k, **_options(args))
-        failed += not report.passed
-        print(report if tables else _summary_line(report), end="\n\n" if tables else "\n", flush=True)
-    if len(cases) > 1:
-        print(f"{len(cases) - failed} of {len(cases)} configurations passed"
-              + ("" if not failed else f"; {failed} FAILED"))
-    return 0 if failed == 0 else 1
-
-
-@subcommand("gradcheck", help="check analytic gradients against finite differences and the Taylor test",
-            arguments=_gradcheck_arguments, description=(
-                "Check every gradient (input, initial states, weights) of minirnn's layers, or of your own\n"
-                "recurrent cell, against float64 central differences (relative error <= 1e-7) and the\n"
-                "Taylor-remainder test (log-log slope >= 1.5). Exit status 0: all pass; 1: a failure.\n\n"
-                "examples:\n"
-                "  minirnn gradcheck\n"
-                "  minirnn gradcheck --layer lstm --activation relu --batch 3 --steps 5 --units 4 --seed 0\n"
-                "  minirnn gradcheck --layer gru --no-reset-after --dropout 0.2 --recurrent-dropout 0.3 --training\n"
-                "  minirnn gradcheck --layer bidirectional --inner gru --merge-mode mul --return-sequences\n"
-                "  minirnn gradcheck --cell examples/cells/peephole_lstm.py:PeepholeLSTMCell"))
-def run_gradcheck(args: argparse.Namespace) -> int:
-    if args.cell is not None:
-        return _run_cell(args)
-    if args.layer is None:
-        given = (args.batch, args.steps, args.features, args.units)
-        shape = None if all(g is None for g in given) else _shape(args, (2, 4, 3, 3))
-        return _run_cases(default_grid(args.activation, shape), args, tables=args.verbose)
-    options: list[tuple[str, Any]] = []
-    if args.go_backwards:
-        options.append(("go_backwards", True))
-    if args.dropout:
-        options.append(("dropout", args.dropout))
-    if args.recurrent_dropout:
-        options.append(("recurrent_dropout", args.recurrent_dropout))
-    if args.no_reset_after:
-        options.append(("reset_after", False))
-    layer = args.layer
-    if options and layer not in RECURRENT and layer not in ("bidirectional", "masking"):
-        print(f"minirnn gradcheck: error: --go-backwards, --dropout, --recurrent-dropout and --no-reset-after "
-              f"apply to recurrent layers; got --layer {layer}", file=sys.stderr)
-        return 2
-    inner = args.inner
-    if args.no_reset_after and "gru" not in (layer, inner if layer in ("bidirectional", "masking") else None):
-        print("minirnn gradcheck: error: --no-reset-after applies to the GRU", file=sys.stderr)
-        return 2
-    if args.return_state and layer in ("bidirectional", "masking"):
-        print(f"minirnn gradcheck: error: --return-state is not available for --layer {layer}", file=sys.stderr)
-        return 2
-    case = LayerCase(layer, _shape(args, (3, 5, 3, 4)), args.activation, args.recurrent_activation,
-                     args.return_sequences, args.return_state, not args.no_bias, args.rate, args.training,
-                     options=tuple(options), inner=inner,
-                     merge_mode=None if args.merge_mode == "none" else args.merge_mode)
-    try:
-        report = run_case(case, args.seed, **_options(args))
-    except (ValueError, TypeError) as e:  # an invalid combination of layer options
-        print(f"minirnn gradcheck: error: {e}", file=sys.stderr)
-        return 2
-    print(_summary_line(report) if args.quiet else report)
-    return 0 if report.passed else 1
-
-
-# -- demo (minirnn.tools.demo) ------------------------------------------------------------------------------
-
-def _demo_arguments(p: argparse.ArgumentParser) -> None:
-    from ..demo import add_arguments
-
-    add_arguments(p)
-
-
-@subcommand("demo", help="train the founding LSTM on the shipped CO2 series and compare with naive forecasts",
-            arguments=_demo_arguments, description=(
-                "Train LSTM(50, relu) + Dropout(0.2) + Dense(1) (adam, mse) to forecast NOAA's monthly\n"
-                "Mauna Loa CO2 one month ahead, and report the test RMSE against the persistence and\n"
-                "seasonal-naive forecasts; writes <out>/forecast.png when matplotlib is installed.\n\n"
-                "examples:\n"
-                "  minirnn demo\n"
-                "  minirnn demo --epochs 80 --lookback 24 --cell simple_rnn --out figures"))
-def run_demo(args: argparse.Namespace) -> int:
-    from ..demo import run_from_args
-
-    return run_from_args(args)
