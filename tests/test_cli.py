@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from minirnn import cli
-from minirnn.cli import SUBCOMMANDS, default_grid, load_object, main, subcommand
+from minirnn.tools import cli
+from minirnn.tools.cli import SUBCOMMANDS, default_grid, load_object, main, subcommand
 
 ROOT = Path(__file__).resolve().parents[1]
 
