@@ -33,6 +33,10 @@ MOVED = {
 
 # group -> the groups it must not import (a module is in a group when its name is the group or under it)
 FORBIDDEN = {
+    "minirnn.activations": ("minirnn.cells", "minirnn.kernels", "minirnn.layers", "minirnn.model", "minirnn.saving",
+                            "minirnn.training", "minirnn.checking", "minirnn.tools"),
+    "minirnn.initializers": ("minirnn.cells", "minirnn.kernels", "minirnn.layers", "minirnn.model", "minirnn.saving",
+                             "minirnn.training", "minirnn.checking", "minirnn.tools"),
     "minirnn.cells": ("minirnn.layers", "minirnn.model", "minirnn.saving", "minirnn.training",
                       "minirnn.checking", "minirnn.tools"),
     "minirnn.kernels": ("minirnn.layers", "minirnn.model", "minirnn.saving", "minirnn.training",
