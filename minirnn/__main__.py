@@ -1,8 +1,8 @@
-"""``python -m minirnn <command>``: the same as the ``minirnn`` console script (see ``minirnn.cli``)."""
+"""``python -m minirnn <command>``: the same as the ``minirnn`` console script (see ``minirnn.tools.cli``)."""
 
 import sys
 
-from .cli import main
+from .tools.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -37,13 +37,14 @@ from typing import Any
 
 import numpy as np
 
-from . import callbacks as callbacks_mod
-from . import losses as losses_mod
-from . import metrics as metrics_mod
-from . import optimizers as optimizers_mod
 from . import runtime
 from .layers.base import Layer, as_float_array, check_positive_int
 from .layers.recurrent import RNN
+from .saving import register_model_class, save_model
+from .training import callbacks as callbacks_mod
+from .training import losses as losses_mod
+from .training import metrics as metrics_mod
+from .training import optimizers as optimizers_mod
 
 Array = np.ndarray
 
@@ -72,6 +73,7 @@ class History:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
 
+@register_model_class  # so that minirnn.saving can build one without importing this module
 class Sequential:
     """A linear stack of layers (see the module docstring for the training step)."""
 
@@ -176,8 +178,6 @@ class Sequential:
     def save(self, path: str, include_optimizer: bool = True) -> None:
         """Write the model (config, weights, compile settings, optimizer state) to one file, atomically;
         ``minirnn.load_model(path)`` reads it back (see ``minirnn.saving``)."""
-        from .saving import save_model  # saving imports this module
-
         save_model(self, path, include_optimizer=include_optimizer)
 
     # -- the computation --------------------------------------------------------------------------

@@ -51,15 +51,46 @@ from typing import Any
 
 import numpy as np
 
-from . import losses as losses_mod
-from . import metrics as metrics_mod
-from . import optimizers as optimizers_mod
+from .training import losses as losses_mod
+from .training import metrics as metrics_mod
+from .training import optimizers as optimizers_mod
 
 Array = np.ndarray
 
 FORMAT = "minirnn.model"
 FORMAT_VERSION = 1
 CONFIG_KEY = "__config__"
+
+
+# -- model classes ------------------------------------------------------------------------------------
+
+# The model classes a file may name, by class name. ``minirnn.model`` registers ``Sequential`` when it is
+# imported: the model module imports this one (``model.save``), never the other way round.
+MODEL_CLASSES: dict[str, type] = {}
+
+
+def register_model_class(cls: type) -> type:
+    """Let ``save_model`` write, and ``load_model`` build, models of class ``cls`` (under its class name).
+
+    Re-registering the same definition (same module and qualified name, e.g. after a reload) replaces it;
+    a different class under a taken name is refused. Usable as a class decorator.
+    """
+    name = cls.__name__
+    old = MODEL_CLASSES.get(name)
+    if old is not None and old is not cls and (old.__module__, old.__qualname__) != (cls.__module__,
+                                                                                     cls.__qualname__):
+        raise ValueError(f"a different model class is already registered as {name!r}: {old.__module__}."
+                         f"{old.__qualname__}")
+    MODEL_CLASSES[name] = cls
+    return cls
+
+
+def _model_class_name(model: Any) -> str | None:
+    """The registered name of ``model``'s class, or of the registered class it derives from."""
+    for name, cls in MODEL_CLASSES.items():
+        if type(model) is cls:
+            return name
+    return next((name for name, cls in MODEL_CLASSES.items() if isinstance(model, cls)), None)
 
 
 # -- writing ------------------------------------------------------------------------------------------
@@ -76,9 +107,8 @@ def _metric_config(m: Any) -> dict:
 
 
 def _model_config(model: Any, include_optimizer: bool) -> dict:
-    from .model import Sequential
-
-    if not isinstance(model, Sequential):
+    class_name = _model_class_name(model)
+    if class_name is None:
         raise TypeError(f"model must be a minirnn Sequential; got {type(model).__name__}")
     model._require_built("save")
     layers = []
@@ -92,7 +122,7 @@ def _model_config(model: Any, include_optimizer: bool) -> dict:
         layers.append(spec)
     config: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
-        "model": {"class_name": "Sequential", "name": model.name, "layers": layers,
+        "model": {"class_name": class_name, "name": model.name, "layers": layers,
                   "input_shape": list(model.layers[0].built_input_shape)},
         "compile": None, "optimizer_state": None,
     }
@@ -207,11 +237,14 @@ def _read(path: str) -> tuple[dict, dict[str, Array]]:
 
 def _build(path: str, config: dict, arrays: dict[str, Array]) -> Any:
     from .layers import LAYERS
-    from .model import Sequential
 
     spec = config.get("model")
     if not isinstance(spec, dict) or not isinstance(spec.get("layers"), list) or not spec["layers"]:
         raise ValueError(f"cannot load a model from {path!r}: the config has no layers")
+    model_class = MODEL_CLASSES.get(spec.get("class_name", "Sequential"))
+    if model_class is None:
+        raise ValueError(f"cannot load a model from {path!r}: unknown model class {spec.get('class_name')!r}; "
+                         f"known: {sorted(MODEL_CLASSES)} (minirnn.model registers Sequential when imported)")
     layers = []
     for i, layer_spec in enumerate(spec["layers"]):
         cls = LAYERS.get(layer_spec.get("class_name")) if isinstance(layer_spec, dict) else None
@@ -224,7 +257,7 @@ def _build(path: str, config: dict, arrays: dict[str, Array]) -> Any:
         except (TypeError, ValueError, KeyError) as e:
             raise ValueError(f"cannot load a model from {path!r}: layer {i} ({cls.__name__}) config is "
                              f"invalid: {e}") from None
-    model = Sequential(layers, name=spec.get("name", "sequential"))
+    model = model_class(layers, name=spec.get("name", "sequential"))
     if not model.built:
         model.build(spec["input_shape"])
 

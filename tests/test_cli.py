@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from minirnn import cli
-from minirnn.cli import SUBCOMMANDS, default_grid, load_object, main, subcommand
+from minirnn.tools import cli
+from minirnn.tools.cli import SUBCOMMANDS, default_grid, load_object, main, subcommand
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -337,7 +337,7 @@ def test_load_object_dotted_attribute(tmp_path):
 def test_console_script_is_declared():
     parser = configparser.ConfigParser()
     parser.read(ROOT / "setup.cfg")
-    assert "minirnn = minirnn.cli:main" in parser["options.entry_points"]["console_scripts"]
+    assert "minirnn = minirnn.tools.cli:main" in parser["options.entry_points"]["console_scripts"]
 
 
 def test_python_dash_m_minirnn(tmp_path):

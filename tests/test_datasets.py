@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from minirnn import datasets as ds
+from minirnn.tools import datasets as ds
 
 
 # -- adding problem -------------------------------------------------------------------------------

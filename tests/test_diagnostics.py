@@ -6,8 +6,8 @@ import pytest
 
 from minirnn import Sequential
 from minirnn.cells import driver
-from minirnn.diagnostics import gradient_norms_over_time, upstream_gradient
-from minirnn.gradcheck import numerical_gradient
+from minirnn.checking.diagnostics import gradient_norms_over_time, upstream_gradient
+from minirnn.checking.gradcheck import numerical_gradient
 from minirnn.initializers import orthogonal
 from minirnn.layers import LSTM, Dense, Dropout, SimpleRNN
 

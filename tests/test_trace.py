@@ -1,12 +1,14 @@
-"""Traces of every step (minirnn.inspection) against a step-by-step recomputation written out here."""
+"""Traces of every step (minirnn.tools.inspection, minirnn.cells.trace) against a step-by-step
+recomputation written out here."""
 
 import numpy as np
 import pytest
 
 from minirnn import Sequential
 from minirnn.cells import Cell, Param, StepGrads, driver
-from minirnn.inspection import Trace, register_tracer, trace, trace_from_cache
+from minirnn.cells.trace import Trace, trace_from_cache
 from minirnn.layers import LSTM, RNN, Dense, Dropout, SimpleRNN
+from minirnn.tools.inspection import register_tracer, trace
 
 
 def sigmoid(z):

@@ -1,6 +1,6 @@
 """Layers: parameters, gradients and config around the pure kernels."""
 
-from .base import Layer, LayerGrads
+from .base import LAYERS, Layer, LayerGrads
 from .core import Dense, Dropout, Masking
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
@@ -8,6 +8,6 @@ from .wrappers import Bidirectional, TimeDistributed
 __all__ = ["Layer", "LayerGrads", "Dense", "Dropout", "Masking", "GRU", "LSTM", "RNN", "SimpleRNN",
            "Bidirectional", "TimeDistributed", "LAYERS"]
 
-# The one registry of layer classes by name (used by from_config, saving and interop).
-LAYERS: dict[str, type[Layer]] = {cls.__name__: cls for cls in (
-    Dense, Dropout, Masking, GRU, LSTM, RNN, SimpleRNN, Bidirectional, TimeDistributed)}
+# The one registry of layer classes by name (used by from_config, saving and interop; see layers.base).
+LAYERS.update({cls.__name__: cls for cls in (
+    Dense, Dropout, Masking, GRU, LSTM, RNN, SimpleRNN, Bidirectional, TimeDistributed)})

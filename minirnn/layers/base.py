@@ -182,3 +182,8 @@ class Layer:
         return self.keras_name
 
     keras_name = "layer"
+
+
+# The one registry of layer classes by name (used by from_config, saving and interop). It lives here so
+# that the wrappers can rebuild their inner layers without importing the package; minirnn.layers fills it.
+LAYERS: dict[str, type[Layer]] = {}

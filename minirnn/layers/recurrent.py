@@ -199,14 +199,25 @@ class RNN(Layer):
         rec_mask = dropout_mask((k, B, n), self.recurrent_dropout, rng, x.dtype) if self.recurrent_dropout else None
         return in_mask, rec_mask
 
-    def trace(self, x: Any, initial_state: Sequence[Any] | None = None):
+    def trace(self, x: Any, initial_state: Sequence[Any] | None = None, mask: Any = None):
         """Run on x (B, T, D) in inference mode and record every step's gates and states, each (B, T, n).
 
-        Returns a ``minirnn.inspection.Trace`` (LSTM: i, f, o, candidate, c, h; SimpleRNN: h).
+        Returns a ``minirnn.cells.trace.Trace`` (LSTM: i, f, o, candidate, c, h; SimpleRNN: h).
+        ``initial_state`` and ``mask`` (B, T) are as for ``forward``. Nothing changes: not the weights,
+        and not the carried state of a stateful layer. (``minirnn.tools.inspection.trace`` also traces
+        a layer inside a ``Sequential`` model.)
         """
-        from ..inspection import trace
+        from ..cells.trace import trace_from_cache
 
-        return trace(self, x, initial_state=initial_state)
+        x = self.prepare_input(x)
+        kwargs = {} if mask is None else {"mask": np.asarray(mask, dtype=bool)}
+        carried = getattr(self, "states", None)
+        try:
+            _, cache = self.forward(x, training=False, initial_state=initial_state, **kwargs)
+        finally:
+            if getattr(self, "stateful", False):
+                self.states = carried  # a trace looks; it does not advance a stateful layer
+        return trace_from_cache(cache)
 
     def backward(self, cache, dy) -> LayerGrads:
         """dy is d(output), or with return_state a list ``[d_output, d_state_T, ...]`` (entries may be None)."""

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer, LayerGrads
+from .base import LAYERS, Layer, LayerGrads
 from .recurrent import RNN
 
 Array = np.ndarray
@@ -36,8 +36,6 @@ MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 def _layer_from_config(spec: dict) -> Layer:
-    from . import LAYERS  # the registry imports this module
-
     cls = LAYERS.get(spec.get("class_name"))
     if cls is None:
         raise ValueError(f"unknown layer class {spec.get('class_name')!r}; expected one of {sorted(LAYERS)}")

@@ -41,7 +41,7 @@ Keras's own numbers for a minirnn question: ``keras_loss_and_gradients`` is
 Example (needs neither extra: the state dict may hold NumPy arrays):
     >>> import numpy as np
     >>> from minirnn.layers import LSTM
-    >>> from minirnn.interop import from_torch_state_dict
+    >>> from minirnn.tools.interop import from_torch_state_dict
     >>> lstm = LSTM(2, input_shape=(None, 3))
     >>> rng = np.random.default_rng(0)
     >>> sd = {"weight_ih_l0": rng.standard_normal((8, 3)), "weight_hh_l0": rng.standard_normal((8, 2)),
@@ -58,14 +58,14 @@ from typing import Any
 
 import numpy as np
 
-from . import initializers
-from .kernels.dropout import dropout_mask
-from .layers import LAYERS
-from .layers.base import Layer, check_positive_int
-from .layers.core import Dropout
-from .layers.recurrent import RNN
-from .layers.wrappers import Bidirectional
-from .model import Sequential
+from .. import initializers
+from ..kernels.dropout import dropout_mask
+from ..layers import LAYERS
+from ..layers.base import Layer, check_positive_int
+from ..layers.core import Dropout
+from ..layers.recurrent import RNN
+from ..layers.wrappers import Bidirectional
+from ..model import Sequential
 
 Array = np.ndarray
 

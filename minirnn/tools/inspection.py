@@ -23,7 +23,7 @@ cache), so any cell, yours included, can be traced.
 Example:
     >>> import numpy as np
     >>> from minirnn.layers import LSTM
-    >>> from minirnn.inspection import trace
+    >>> from minirnn.tools.inspection import trace
     >>> lstm = LSTM(3, seed=0)
     >>> tr = trace(lstm, np.ones((2, 5, 1), dtype=np.float32))
     >>> tr.names, tr["c"].shape
@@ -35,64 +35,22 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .cells.driver import SequenceCache
-from .layers.recurrent import RNN
+from ..cells.trace import Trace, trace_from_cache
+from ..layers.recurrent import RNN
 
 Array = np.ndarray
+
+__all__ = ["Trace", "register_tracer", "trace", "trace_from_cache"]  # Trace, trace_from_cache: minirnn.cells.trace
+
 
 def register_tracer(cell_type: type) -> Callable:
     """Gone: a cell names what a trace shows in its own ``trace(cache)`` method (``minirnn.cells.Cell.trace``)."""
     raise TypeError("register_tracer is gone: give the cell a trace(self, cache) method returning "
                     "{name: (B, n) array} for one step (see minirnn.cells.base.Cell.trace)")
-
-
-@dataclass
-class Trace:
-    """The recorded run: ``arrays[name]`` (B, T, H) per traced quantity, ``initial_state[name]`` (B, H).
-
-    Index it like a dict: ``tr["f"][b, t, j]`` is unit j's forget gate at step t + 1 of sequence b.
-    """
-
-    cell: str
-    arrays: dict[str, Array]
-    initial_state: dict[str, Array] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> Array:
-        try:
-            return self.arrays[name]
-        except KeyError:
-            raise KeyError(f"this {self.cell} trace has no {name!r}; it has {', '.join(self.arrays)}") from None
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.arrays
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.arrays)
-
-    def __repr__(self) -> str:
-        shape = next(iter(self.arrays.values())).shape if self.arrays else ()
-        return f"Trace(cell={self.cell!r}, names={list(self.arrays)}, shape={shape})"
-
-
-def trace_from_cache(cache: SequenceCache) -> Trace:
-    """Name the arrays of a ``minirnn.cells.driver.forward`` cache; copies, batch-major (B, T, n).
-
-    Each step's named arrays come from ``cell.trace(step_cache)`` (the gates), then the states, last
-    state first (so that h comes last, after c for an LSTM).
-    """
-    cell = cache.cell
-    per_step = [cell.trace(c) for c in cache.steps]
-    arrays = {n: np.stack([step[n] for step in per_step], axis=1) for n in per_step[0]}
-    for n in reversed(tuple(cell.state_sizes)):
-        arrays[n] = np.ascontiguousarray(np.swapaxes(cache.states[n][1:], 0, 1))
-    initial = {n: cache.states[n][0].copy() for n in cell.state_sizes}
-    return Trace(type(cell).__name__.removesuffix("Cell").lower(), arrays, initial)
 
 
 def trace(target: Any, x: Any, *, layer: int | str | None = None,
@@ -107,7 +65,7 @@ def trace(target: Any, x: Any, *, layer: int | str | None = None,
 
     Shapes: x (B, T, D) for the traced layer (or for the model); returns a ``Trace`` of (B, T, H) arrays.
     """
-    from .model import Sequential  # the model module imports the layers; import it only when needed
+    from ..model import Sequential  # the model module imports the layers; import it only when needed
 
     if isinstance(target, Sequential):
         if layer is None:
@@ -142,12 +100,4 @@ def trace(target: Any, x: Any, *, layer: int | str | None = None,
         raise TypeError("trace: layer= selects a layer of a Sequential model; got a layer as target")
     if not isinstance(target, RNN):
         raise TypeError(f"trace needs a recurrent layer or a Sequential model; got {type(target).__name__}")
-    x = target.prepare_input(x)
-    kwargs = {} if mask is None else {"mask": np.asarray(mask, dtype=bool)}
-    carried = getattr(target, "states", None)
-    try:
-        _, cache = target.forward(x, training=False, initial_state=initial_state, **kwargs)
-    finally:
-        if getattr(target, "stateful", False):
-            target.states = carried  # a trace looks; it does not advance a stateful layer
-    return trace_from_cache(cache)
+    return target.trace(x, initial_state=initial_state, mask=mask)

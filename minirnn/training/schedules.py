@@ -2,7 +2,7 @@
 
 The optimizer evaluates the schedule at its step counter before the step (0 for the first update),
 as Keras does, and uses that rate for the update and for weight decay. Reachable as
-``minirnn.optimizers.schedules`` too.
+``minirnn.training.optimizers.schedules`` too.
 
     ExponentialDecay   lr(step) = initial_learning_rate * decay_rate ^ (step / decay_steps)
                        (staircase: the exponent is floor(step / decay_steps))
@@ -16,7 +16,7 @@ float32 rate is Keras's bit for bit, on any CPU (checked for 4000 steps in the t
 TensorFlow flushes a subnormal rate (below 1.2e-38) to zero.
 
 Example:
-    >>> from minirnn.schedules import ExponentialDecay
+    >>> from minirnn.training.schedules import ExponentialDecay
     >>> s = ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5, staircase=True)
     >>> [round(s(k), 6) for k in (0, 9, 10, 25)]
     [0.1, 0.1, 0.05, 0.025]

@@ -16,7 +16,7 @@ Sizes are given as an int (fixed), a ``(min, max)`` tuple, or any Hypothesis str
 
 Assertion helpers:
 
-    assert_gradients_match(subject, ...)     the float64 gradient check of ``minirnn.gradcheck``
+    assert_gradients_match(subject, ...)     the float64 gradient check of ``minirnn.checking.gradcheck``
                                              (cell, layer, model or a finished report)
     assert_agree_to_rounding(low, ref, n)    |low - ref| <= n eps(low.dtype) (scale + |ref|)
 
@@ -26,7 +26,7 @@ and one step backward); ``examples/cells/`` holds worked examples from papers.
 Example:
     >>> from hypothesis import given, settings
     >>> from minirnn.cells import SimpleRNNCell
-    >>> from minirnn.testing import assert_gradients_match, recurrent_cases
+    >>> from minirnn.checking.testing import assert_gradients_match, recurrent_cases
     >>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
     ... @given(recurrent_cases(layers=("lstm",), steps=(1, 3)))
     ... def test_lstm_gradients(case):
@@ -48,15 +48,15 @@ import numpy as np
 try:
     from hypothesis import strategies as st
 except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError("minirnn.testing needs Hypothesis: pip install 'minirnn[test]' (or pip install hypothesis)") \
-        from e
+    raise ImportError("minirnn.checking.testing needs Hypothesis: pip install 'minirnn[test]' "
+                      "(or pip install hypothesis)") from e
 
-from . import activations as activations_mod
-from .cells import Cell
+from .. import activations as activations_mod
+from ..cells import Cell
+from ..layers import GRU, LSTM, Dense, SimpleRNN
+from ..layers.base import Layer
+from ..model import Sequential
 from .gradcheck import GradCheckReport, check_cell, check_layer, check_model
-from .layers import GRU, LSTM, Dense, SimpleRNN
-from .layers.base import Layer
-from .model import Sequential
 
 Array = np.ndarray
 

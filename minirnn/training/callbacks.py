@@ -21,7 +21,7 @@ was not stopped early.
 Example:
     >>> import numpy as np
     >>> from minirnn import Sequential
-    >>> from minirnn.callbacks import EarlyStopping, LambdaCallback
+    >>> from minirnn.training.callbacks import EarlyStopping, LambdaCallback
     >>> from minirnn.layers import Dense
     >>> model = Sequential([Dense(1, input_shape=(2,), seed=0)])
     >>> model.compile("sgd", "mse")

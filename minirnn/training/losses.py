@@ -38,7 +38,7 @@ Keras does this silently; minirnn gives the same number and warns once (``ShapeB
 
 Example:
     >>> import numpy as np
-    >>> from minirnn.losses import MeanSquaredError, SparseCategoricalCrossentropy
+    >>> from minirnn.training.losses import MeanSquaredError, SparseCategoricalCrossentropy
     >>> loss, grad = MeanSquaredError().value_and_grad(np.array([[1.0], [3.0]]), np.array([[0.0], [1.0]]))
     >>> float(loss), grad.ravel().tolist()
     (2.5, [-1.0, -2.0])
@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from .activations import get as get_activation
+from ..activations import get as get_activation
 
 Array = np.ndarray
 

@@ -16,7 +16,7 @@ Per parameter w with gradient g, at step t = 1, 2, ...:
 
 Weight decay (any optimizer, ``weight_decay=wd``), applied after clipping and before the update,
 with the step's learning rate: ``w = w - w * wd * lr``. ``learning_rate`` may be a schedule
-(``minirnn.optimizers.schedules``), evaluated at the step counter before each step (0 first).
+(``minirnn.training.optimizers.schedules``), evaluated at the step counter before each step (0 first).
 
 Gradient clipping before the update (at most one of them):
     clipnorm          g = g * c / max(||g||, c)             per tensor
@@ -32,7 +32,7 @@ arrays ``m``, ``v``, ``momentums``) is plain NumPy, aligned with the parameter l
 
 Example:
     >>> import numpy as np
-    >>> from minirnn.optimizers import Adam
+    >>> from minirnn.training.optimizers import Adam
     >>> w = np.array([1.0]); opt = Adam(learning_rate=0.1)
     >>> opt.apply([w], [np.array([0.5])]); opt.iterations, w.round(4).tolist()
     (1, [0.9])

@@ -46,7 +46,7 @@ layer (``minirnn.layers.RNN(cell)``) and is checked by ``check_cell(MyCell(units
 
 Example:
     >>> import numpy as np
-    >>> from minirnn.gradcheck import check_cell, numerical_gradient, relative_error
+    >>> from minirnn.checking.gradcheck import check_cell, numerical_gradient, relative_error
     >>> w = np.array([1.0, 2.0])
     >>> n = numerical_gradient(lambda: float((w ** 3).sum()), w)
     >>> relative_error(3 * w ** 2, n) < 1e-9
@@ -68,7 +68,7 @@ from typing import Any
 
 import numpy as np
 
-from .cells import Cell, driver
+from ..cells import Cell, driver
 
 Array = np.ndarray
 
@@ -458,7 +458,7 @@ def check_cell(cell: Cell, *, batch: int = 3, steps: int = 5, features: int = 4,
 
 def float64_copy(layer: Any) -> Any:
     """A float64 copy of a built layer (same class, config and weights); the layer itself when it is float64."""
-    from .layers.base import Layer
+    from ..layers.base import Layer
 
     if not isinstance(layer, Layer):
         raise TypeError(f"layer must be a minirnn Layer; got {type(layer).__name__}")
@@ -508,8 +508,8 @@ def check_layer(layer: Any, x: Any = None, *, initial_state: Any = "random", tra
         >>> report.passed, [c.name for c in report.checks]
         (True, ['x', 'initial h', 'initial c', 'kernel', 'recurrent_kernel', 'bias'])
     """
-    from .layers.base import Layer
-    from .layers.recurrent import RNN
+    from ..layers.base import Layer
+    from ..layers.recurrent import RNN
 
     if not isinstance(layer, Layer):
         raise TypeError(f"layer must be a minirnn Layer; got {type(layer).__name__}")
@@ -604,7 +604,7 @@ def check_model(model: Any, x: Any, y: Any, *, training: bool = False, input_gra
         >>> check_model(model, rng.standard_normal((2, 4, 2)), rng.standard_normal((2, 1))).passed
         True
     """
-    from .model import Sequential
+    from ..model import Sequential
 
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a minirnn Sequential; got {type(model).__name__}")

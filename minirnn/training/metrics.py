@@ -177,7 +177,7 @@ def get(identifier: str | Metric, y_true_shape: tuple, y_pred_shape: tuple) -> M
             return resolve_accuracy(tuple(y_true_shape), tuple(y_pred_shape))(identifier)
         if identifier in _BY_NAME:
             return _BY_NAME[identifier](identifier)
-    raise ValueError(f"unknown metric {identifier!r}; expected a minirnn.metrics.Metric or one of {NAMES}")
+    raise ValueError(f"unknown metric {identifier!r}; expected a minirnn.training.metrics.Metric or one of {NAMES}")
 
 
 def check_identifiers(metrics: Any) -> list:
@@ -192,7 +192,7 @@ def check_identifiers(metrics: Any) -> list:
     for m in metrics:
         known = isinstance(m, str) and (m in _BY_NAME or m.lower() in ("accuracy", "acc"))
         if not isinstance(m, Metric) and not known:
-            raise ValueError(f"unknown metric {m!r}; expected a minirnn.metrics.Metric or one of {NAMES}")
+            raise ValueError(f"unknown metric {m!r}; expected a minirnn.training.metrics.Metric or one of {NAMES}")
         out.append(m)
     names = [m.name if isinstance(m, Metric) else m for m in out]
     if len(set(names)) != len(names) or "loss" in names:

@@ -1,7 +1,7 @@
 """``minirnn demo``: the founding architecture forecasting a real series, against the naive forecasts.
 
 The data are NOAA's monthly mean CO2 at Mauna Loa (shipped with minirnn, public domain; see
-``minirnn.datasets.load_mauna_loa_co2``). The network is the founding program's
+``minirnn.tools.datasets.load_mauna_loa_co2``). The network is the founding program's
 
     LSTM(50, activation="relu") -> Dropout(0.2) -> Dense(1),   adam, mse
 
@@ -24,11 +24,11 @@ Measured with the defaults (seed 0): test RMSE 0.52 ppm, against 1.35 for persis
 seasonal-naive forecast; seeds 0 to 2 and other epoch counts give 0.47 to 0.54. It takes a few seconds on
 an idle 2-core machine.
 
-Run it as ``minirnn demo`` or ``python -m minirnn demo`` (``python -m minirnn.demo`` also works);
+Run it as ``minirnn demo`` or ``python -m minirnn demo`` (``python -m minirnn.tools.demo`` also works);
 ``--out`` receives ``forecast.png`` when matplotlib is installed.
 
 Example (a tiny run):
-    >>> from minirnn.demo import run
+    >>> from minirnn.tools.demo import run
     >>> r = run(epochs=1, units=4, lookback=6, verbose=False, out=None)
     >>> sorted(r.rmse), r.n_test
     (['model', 'persistence', 'seasonal_naive'], 124)
@@ -45,8 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from . import datasets, layers
-from .model import History, Sequential
+from .. import layers
+from ..model import History, Sequential
+from . import datasets
+from .argtypes import positive_int
 
 Array = np.ndarray
 
@@ -194,9 +196,7 @@ def _figure(co2: datasets.RealSeries, r: DemoResult, labels: dict[str, str], pat
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The demo's options (shared by ``minirnn demo`` and ``python -m minirnn.demo``)."""
-    from .cli import positive_int
-
+    """The demo's options (shared by ``minirnn demo`` and ``python -m minirnn.tools.demo``)."""
     p.add_argument("--epochs", type=positive_int, default=40, help="training epochs (default 40)")
     p.add_argument("--lookback", type=positive_int, default=12, help="months in each input window (default 12)")
     p.add_argument("--units", type=positive_int, default=50, help="recurrent units (default 50)")
@@ -213,7 +213,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minirnn.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m minirnn.tools.demo", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
 

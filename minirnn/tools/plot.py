@@ -10,7 +10,7 @@ writes it as a PNG.
     loss_curves(ax, {"LSTM": losses, ...}, baseline=1/6)    learning curves
     forecast(ax, t, actual, {"model": (t_f, y_f)}, split=t_split)
 
-Shapes: a trace array is (B, T, H) (``minirnn.inspection``); a heat map shows sample b as an (H, T)
+Shapes: a trace array is (B, T, H) (``minirnn.tools.inspection``); a heat map shows sample b as an (H, T)
 image, unit j on the vertical axis and step t = 1 .. T on the horizontal one.
 
 Example (skipped when matplotlib is missing):

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from .cells import driver
-from .layers.base import Layer
-from .layers.recurrent import RNN
+from ..cells import driver
+from ..layers.base import Layer
+from ..layers.recurrent import RNN
 
 Array = np.ndarray
 

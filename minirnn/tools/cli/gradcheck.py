@@ -1,164 +1,24 @@
-"""The ``minirnn`` command line (also ``python -m minirnn``): a registry of subcommands.
-
-    minirnn gradcheck                                   every built-in layer over a grid of configurations
-    minirnn gradcheck --layer lstm --activation relu --batch 3 --steps 5 --units 4 --seed 0
-    minirnn gradcheck --cell my_module:MyCell           a user's cell (or path/to/file.py:MyCell)
-
-Exit status: 0 when every check passes, 1 when any fails, 2 on a usage error.
-
-A subcommand is a name, a help line, a function adding its arguments to an ``argparse`` parser and
-a function running it (``args -> exit status``). Adding one is a single decorated function:
-
-    @subcommand("hello", help="say hello", arguments=lambda p: p.add_argument("--name", default="world"))
-    def run_hello(args):
-        print(f"hello, {args.name}")
-        return 0
-
-Example:
-    >>> from minirnn.cli import main
-    >>> main(["gradcheck", "--layer", "simple_rnn", "--batch", "2", "--steps", "3", "--units", "2",
-    ...       "--quiet"])  # doctest: +ELLIPSIS
-    PASS  SimpleRNN(2, activation=tanh) on x(2, 3, 3): max rel err ..., min Taylor slope ...
-    0
+"""``minirnn gradcheck``: every built-in layer over a grid of configurations, one layer with chosen
+options, or a user's cell (``--cell module:Class`` or ``path/to/file.py:Class``), checked by
+``minirnn.checking.gradcheck``. Exit status 0 when every check passes, 1 when any fails, 2 on a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import math
-import os
 import sys
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import __version__, activations
-
-Array = np.ndarray
-
-
-@dataclass(frozen=True)
-class Subcommand:
-    """One ``minirnn <name>``: ``arguments(parser)`` declares its options, ``run(args)`` returns the exit status."""
-
-    name: str
-    help: str
-    arguments: Callable[[argparse.ArgumentParser], Any]
-    run: Callable[[argparse.Namespace], int]
-    description: str | None = None
-
-
-SUBCOMMANDS: dict[str, Subcommand] = {}
-
-
-def subcommand(name: str, *, help: str, arguments: Callable[[argparse.ArgumentParser], Any],
-               description: str | None = None) -> Callable[[Callable[[argparse.Namespace], int]], Callable]:
-    """Decorator registering ``run(args) -> int`` as ``minirnn <name>``."""
-    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        if name in SUBCOMMANDS:
-            raise ValueError(f"subcommand {name!r} is already registered")
-        SUBCOMMANDS[name] = Subcommand(name, help, arguments, run, description)
-        return run
-    return register
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minirnn", description="minirnn: recurrent networks in pure NumPy.")
-    parser.add_argument("--version", action="version", version=f"minirnn {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for cmd in SUBCOMMANDS.values():
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description or cmd.help,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        cmd.arguments(p)
-        p.set_defaults(_run=cmd.run)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand and return its exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "_run", None) is None:
-        parser.print_help()
-        return 2
-    return int(args._run(args))
-
-
-# -- helpers shared by subcommands ---------------------------------------------------------------------
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}") from None
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
-    return value
-
-
-def load_object(spec: str) -> Any:
-    """The object named by ``"module.path:Name"`` or ``"path/to/file.py:Name"`` (``Name`` may be dotted).
-
-    A module path is imported with the current directory on ``sys.path`` (as ``python -m`` would);
-    a file path is loaded as a fresh module.
-    """
-    if not isinstance(spec, str) or spec.count(":") < 1:
-        raise ValueError(f"expected 'module:Name' or 'path/to/file.py:Name'; got {spec!r}")
-    target, _, attr = spec.rpartition(":")
-    if not target or not attr:
-        raise ValueError(f"expected 'module:Name' or 'path/to/file.py:Name'; got {spec!r}")
-    if target.endswith(".py") or os.sep in target or "/" in target:
-        path = os.path.abspath(target)
-        if not os.path.isfile(path):
-            raise ValueError(f"no such file {target!r} (from {spec!r})")
-        name = "_minirnn_user_" + "".join(c if c.isalnum() else "_" for c in path)
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise ValueError(f"cannot load {target!r} as a Python file")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module  # dataclasses and pickling look classes up through sys.modules
-        try:
-            module_spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-    else:
-        # the console script does not put the current directory on sys.path (python -m does)
-        added = os.getcwd() not in sys.path and "" not in sys.path
-        if added:
-            sys.path.insert(0, os.getcwd())
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as e:
-            raise ValueError(f"cannot import module {target!r} (from {spec!r}): {e}") from None
-        finally:
-            if added:
-                sys.path.remove(os.getcwd())
-    obj = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ValueError(f"{target!r} has no attribute {attr!r}") from None
-    return obj
-
-
-# -- gradcheck -----------------------------------------------------------------------------------------
+from ... import activations
+from ..argtypes import positive_float, positive_int
+from ..argtypes import rate as _rate
+from .objects import load_object
+from .registry import subcommand
 
 RECURRENT = ("simple_rnn", "lstm", "gru")
 LAYER_NAMES = (*RECURRENT, "dense", "dropout", "bidirectional", "time_distributed", "masking")
@@ -179,16 +39,6 @@ def _recurrent_name(text: str) -> str:
     if name not in RECURRENT:
         raise argparse.ArgumentTypeError(f"expected a recurrent layer, one of {', '.join(RECURRENT)}; got {text!r}")
     return name
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1); got {text!r}")
-    return value
 
 
 def _gradcheck_arguments(p: argparse.ArgumentParser) -> None:
@@ -251,7 +101,7 @@ class LayerCase:
 
 
 def _recurrent_layer(name: str, case: LayerCase, seed: int, **overrides: Any) -> Any:
-    from .layers import GRU, LSTM, SimpleRNN
+    from ...layers import GRU, LSTM, SimpleRNN
 
     kwargs: dict[str, Any] = {"return_sequences": case.return_sequences, "return_state": case.return_state,
                               "use_bias": case.use_bias, "dtype": "float64", "seed": seed, **dict(case.options)}
@@ -273,9 +123,9 @@ def _randomise_biases(params: dict, rng: np.random.Generator) -> None:
 def run_case(case: LayerCase, seed: int, **options: Any) -> Any:
     """Build the float64 layer (or, for masking, a model) of ``case`` with random weights and nonzero
     biases, and return its ``GradCheckReport``. ``options`` go to the check (tol, taylor, ...)."""
-    from .gradcheck import check_layer, check_model
-    from .layers import Bidirectional, Dense, Dropout, Masking, TimeDistributed
-    from .model import Sequential
+    from ...checking.gradcheck import check_layer, check_model
+    from ...layers import Bidirectional, Dense, Dropout, Masking, TimeDistributed
+    from ...model import Sequential
 
     B, T, D, H = case.shape
     rng = np.random.default_rng(seed)
@@ -309,7 +159,7 @@ def run_case(case: LayerCase, seed: int, **options: Any) -> Any:
 
 
 def _describe(layer: Any) -> str:
-    from .gradcheck import describe_layer
+    from ...checking.gradcheck import describe_layer
 
     inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
     if inner is not None:
@@ -383,7 +233,7 @@ def _shape(args: argparse.Namespace, default: tuple[int, int, int, int]) -> tupl
 def build_cell(obj: Any, units: int, kwargs: dict) -> Any:
     """The cell named on the command line: a Cell class is called as ``Class(units, **kwargs)``, a cell
     instance is used as it is, any other callable is a factory called as ``factory(**kwargs)``."""
-    from .cells import Cell
+    from ...cells import Cell
 
     if isinstance(obj, type):
         if not issubclass(obj, Cell):
@@ -400,7 +250,7 @@ def build_cell(obj: Any, units: int, kwargs: dict) -> Any:
 
 
 def _run_cell(args: argparse.Namespace) -> int:
-    from .gradcheck import check_cell, validate_cell
+    from ...checking.gradcheck import check_cell, validate_cell
 
     try:
         kwargs = json.loads(args.cell_kwargs)
@@ -495,25 +345,3 @@ def run_gradcheck(args: argparse.Namespace) -> int:
         return 2
     print(_summary_line(report) if args.quiet else report)
     return 0 if report.passed else 1
-
-
-# -- demo (minirnn.demo) ------------------------------------------------------------------------------
-
-def _demo_arguments(p: argparse.ArgumentParser) -> None:
-    from .demo import add_arguments
-
-    add_arguments(p)
-
-
-@subcommand("demo", help="train the founding LSTM on the shipped CO2 series and compare with naive forecasts",
-            arguments=_demo_arguments, description=(
-                "Train LSTM(50, relu) + Dropout(0.2) + Dense(1) (adam, mse) to forecast NOAA's monthly\n"
-                "Mauna Loa CO2 one month ahead, and report the test RMSE against the persistence and\n"
-                "seasonal-naive forecasts; writes <out>/forecast.png when matplotlib is installed.\n\n"
-                "examples:\n"
-                "  minirnn demo\n"
-                "  minirnn demo --epochs 80 --lookback 24 --cell simple_rnn --out figures"))
-def run_demo(args: argparse.Namespace) -> int:
-    from .demo import run_from_args
-
-    return run_from_args(args)
