@@ -40,7 +40,10 @@ def table(profile: cProfile.Profile, calls: int, top: int) -> str:
 
 
 def profile_lstm(shape: str, top: int) -> None:
-    import minirnn.kernels.recurrent as rk
+    from minirnn import runtime
+    from minirnn.cells import LSTMCell, driver
+
+    runtime.keep_freed_memory()  # as fit applies it
 
     B, T, D, H = SHAPES[shape]
     rng = np.random.default_rng(0)
@@ -51,9 +54,11 @@ def profile_lstm(shape: str, top: int) -> None:
     b = (0.1 * rng.standard_normal(4 * H)).astype(f)
     ones = np.ones((B, H), f)
 
+    cell, params = LSTMCell(H), {"kernel": W, "recurrent_kernel": U, "bias": b}
+
     def run():
-        y, final, cache = rk.recurrent_forward(rk.LSTMCell(), x, W, U, b)
-        rk.recurrent_backward(cache, None, [ones, None])
+        y, final, cache = driver.forward(cell, x, params)
+        driver.backward(cache, None, [ones, None])
 
     run()
     calls = {"seed": 200, "small": 40, "medium": 10, "large": 2}[shape]
