@@ -349,8 +349,7 @@ class Sequential:
                 root.entropy, spawn_key=(*root.spawn_key, epoch)).spawn(2))
             start_time = time.perf_counter()
             cbs.on_epoch_begin(epoch, {})
-            if verbose == 1:
-                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+            bar = _ProgressBar(epoch, epochs, n_batches, live=verbose == 1) if verbose else None
             xs, ys = x, y
             if shuffle:  # one gather per epoch in the epoch's order; every batch is then a view, not a copy
                 order = shuffle_rng.permutation(n)
@@ -366,7 +365,7 @@ class Sequential:
                 seen += len(xb)
                 logs = {"loss": total / seen, **tracker.result()}
                 if verbose == 1:
-                    _progress(b + 1, n_batches, logs, start_time)
+                    bar.update(b + 1, logs)
                 cbs.on_train_batch_end(b, dict(logs))
                 if self.stop_training:
                     break
@@ -374,10 +373,7 @@ class Sequential:
                 logs.update({f"val_{k}": v for k, v in self._evaluate(x_val, y_val, batch_size).items()})
             history.append(epoch, logs)
             if verbose:
-                took = time.perf_counter() - start_time
-                text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                prefix = "" if verbose == 1 else f"Epoch {epoch + 1}/{epochs} - "
-                print(f"\r{prefix}{n_batches}/{n_batches} - {took:.2f}s - {text}", file=sys.stdout, flush=True)
+                bar.finish(logs, time.perf_counter() - start_time)
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
@@ -515,12 +511,61 @@ class Sequential:
             print_fn(text)
 
 
-def _progress(done: int, total: int, logs: dict[str, float], start: float) -> None:
-    elapsed = time.perf_counter() - start
-    eta = elapsed / done * (total - done)
-    width = 20
-    filled = int(width * done / total)
-    bar = "=" * filled + (">" if filled < width else "") + "." * max(0, width - filled - 1)
-    text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-    sys.stdout.write(f"\r{done}/{total} [{bar}] - ETA: {eta:.1f}s - {text}")
-    sys.stdout.flush()
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+class _ProgressBar:
+    """fit's progress display for one epoch, on whatever ``sys.stdout`` is at the time.
+
+    On a terminal (verbose=1): ``Epoch e/E`` on its own line, then one line redrawn in place with a
+    carriage return, at most every ``INTERVAL`` seconds (Keras's 0.05 s), each redraw padded with spaces
+    to the previous width so no tail of a longer bar survives (Keras does the same); the epoch's summary
+    is the last redraw. Not on a terminal (a file, a pipe, a notebook capture) or with verbose=2: nothing
+    per batch and one line per epoch, ``Epoch e/E - n/n - 0.08s - loss: ...`` (Keras keeps writing
+    carriage returns there; a log file then holds every batch).
+    """
+
+    INTERVAL = 0.05
+
+    def __init__(self, epoch: int, epochs: int, total: int, live: bool = True) -> None:
+        self.head, self.total = f"Epoch {epoch + 1}/{epochs}", total
+        self.dynamic = live and _is_terminal(sys.stdout)
+        self.start = time.perf_counter()
+        self.last_draw = -float("inf")
+        self.width = 0  # of the text drawn last on the current line
+        if self.dynamic:
+            sys.stdout.write(self.head + "\n")
+
+    def _draw(self, text: str, end: str = "") -> None:
+        sys.stdout.write("\r" + text + " " * max(0, self.width - len(text)) + end)
+        sys.stdout.flush()
+        self.width = 0 if end else len(text)
+
+    def update(self, done: int, logs: dict[str, float]) -> None:
+        if not self.dynamic:
+            return
+        now = time.perf_counter()
+        if now - self.last_draw < self.INTERVAL and done < self.total:
+            return
+        self.last_draw = now
+        eta = (now - self.start) / done * (self.total - done)
+        width = 20
+        filled = int(width * done / self.total)
+        bar = "=" * filled + (">" if filled < width else "") + "." * max(0, width - filled - 1)
+        self._draw(f"{done}/{self.total} [{bar}] - ETA: {eta:.1f}s - {_format_logs(logs)}")
+
+    def finish(self, logs: dict[str, float], took: float) -> None:
+        text = f"{self.total}/{self.total} - {took:.2f}s - {_format_logs(logs)}"
+        if self.dynamic:
+            self._draw(text, end="\n")
+        else:
+            sys.stdout.write(f"{self.head} - {text}\n")
+            sys.stdout.flush()
+
+
+def _format_logs(logs: dict[str, float]) -> str:
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
