@@ -13,6 +13,7 @@ import doctest
 import importlib.util
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -125,12 +126,21 @@ BUG_CASES = [(cell, param) for cell, make in FACTORIES.items() for param in make
 
 
 @pytest.mark.parametrize("cell_name, param", BUG_CASES, ids=[f"{c}-{p}" for c, p in BUG_CASES])
-def test_a_wrong_gradient_of_any_parameter_fails_the_check(cell_name, param):
+def test_a_wrong_gradient_of_any_parameter_fails_the_check(cell_name, param, monkeypatch, capsys):
     cell = FACTORIES[cell_name]()
     assert check_cell(cell, batch=2, steps=3, features=4, seed=0).passed
     report = check_cell(perturbed(cell, param), batch=2, steps=3, features=4, seed=0)
     assert not report.passed, report.table()
     assert param in [c.name for c in report.failures], report.table()
+    # and the CLI, given the same perturbed cell instance by module:NAME, exits 1 naming the parameter
+    module = types.ModuleType("perturbed_cells_for_cli")
+    module.cell = perturbed(cell, param)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    capsys.readouterr()
+    code = main(["gradcheck", "--cell", f"{module.__name__}:cell", "--batch", "2", "--steps", "3",
+                 "--features", "4", "--seed", "0", "-q"])
+    out = capsys.readouterr().out
+    assert code == 1 and out.startswith("FAIL") and param in out, out
 
 
 def test_cli_exits_1_on_a_perturbed_cell_in_a_file(tmp_path):
