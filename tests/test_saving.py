@@ -334,3 +334,118 @@ def test_unsaveable_models_fail_at_save_and_write_nothing(tmp_path):
         Sequential([Dense(1, input_shape=(2,))]).save(tmp_path / "no" / "d.npz")
     assert os.listdir(tmp_path) == []
     assert minirnn.load_model is load_model
+
+
+# -- saving never damages what is there --------------------------------------------------------------------
+
+def small_model(seed=0):
+    model = Sequential([SimpleRNN(3, input_shape=INPUT, seed=seed), Dense(1, seed=seed + 1)])
+    model.compile("adam", "mse")
+    return model
+
+
+def test_non_regular_targets_refused_untouched(tmp_path):
+    model = small_model()
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"fifo\.npz.*not a regular file"):
+        model.save(fifo)
+    assert fifo.is_fifo()
+    device = tmp_path / "null.npz"
+    os.symlink("/dev/null", device)  # a link to a character device: refused, /dev/null stays a device
+    with pytest.raises(ValueError, match="not a regular file"):
+        model.save(device)
+    assert os.path.islink(device) and not os.path.isfile("/dev/null")
+    with pytest.raises(ValueError, match="directory"):
+        model.save(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["fifo.npz", "null.npz"]  # no temporary file either
+
+
+def test_symlink_is_followed_and_mode_kept(tmp_path):
+    real = tmp_path / "store" / "real.npz"
+    real.parent.mkdir()
+    small_model(0).save(real)
+    os.chmod(real, 0o600)
+    link = tmp_path / "link.npz"
+    os.symlink(real, link)
+    model = small_model(5)
+    model.save(link)
+    assert os.path.islink(link) and os.readlink(link) == os.fspath(real)  # the link stays a link
+    assert real.stat().st_mode & 0o777 == 0o600  # the private file stays private (was 0644 before)
+    np.testing.assert_array_equal(load_model(real).get_weights()[0], model.get_weights()[0])
+    assert sorted(os.listdir(real.parent)) == ["real.npz"]
+    dangling = tmp_path / "dangling.npz"
+    os.symlink(tmp_path / "store" / "new.npz", dangling)
+    model.save(dangling)  # creates the file the link names
+    assert (tmp_path / "store" / "new.npz").is_file() and os.path.islink(dangling)
+
+
+def test_longest_legal_name_saves(tmp_path):
+    name_max = os.pathconf(tmp_path, "PC_NAME_MAX")
+    path = tmp_path / ("m" * (name_max - 4) + ".npz")  # exactly NAME_MAX bytes
+    small_model().save(path)
+    load_model(path)
+    path = tmp_path / ("é" * ((name_max - 4) // 2) + ".npz")  # multi-byte characters: cut on characters
+    small_model().save(path)
+    assert sorted(os.listdir(tmp_path)) == sorted(["m" * (name_max - 4) + ".npz", path.name])
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_temporaries_of_dead_writers_only_are_removed(tmp_path):
+    path = tmp_path / "model.npz"
+    small_model().save(path)
+    dead = tmp_path / f".model.npz~{_dead_pid()}-0123abcd.tmp"
+    alive = tmp_path / f".model.npz~{os.getppid()}-0123abcd.tmp"  # a live process: maybe saving right now
+    other = tmp_path / f".other.npz~{_dead_pid()}-0123abcd.tmp"   # another file's: not this save's business
+    for p in (dead, alive, other):
+        p.write_bytes(b"partial")
+    small_model(3).save(path)
+    assert sorted(os.listdir(tmp_path)) == sorted(["model.npz", alive.name, other.name])
+
+
+KILLED_WRITER = """
+import os, sys, time
+import numpy as np
+from minirnn import Sequential, saving
+from minirnn.layers import Dense, SimpleRNN
+model = Sequential([SimpleRNN(3, input_shape=(5, 3), seed=9), Dense(1, seed=10)])
+def writes_slowly(f, arrays):
+    f.write(b"PK\\x03\\x04 half a file")
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+saving._write_npz = writes_slowly
+model.save(sys.argv[1])
+"""
+
+
+def test_sigkill_during_save_leaves_the_previous_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "model.npz"
+    model = small_model()
+    model.save(path)
+    before = path.read_bytes()
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, os.fspath(path)], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout.readline() == "writing\n"  # the temporary file is being written, not yet renamed
+        temporaries = [n for n in os.listdir(tmp_path) if n != "model.npz"]
+        assert temporaries == [f".model.npz~{child.pid}-{temporaries[0][-12:-4]}.tmp"], temporaries
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    assert path.read_bytes() == before
+    np.testing.assert_array_equal(load_model(path).get_weights()[0], model.get_weights()[0])
+    small_model(4).save(path)  # the next save removes the killed writer's leftover
+    assert os.listdir(tmp_path) == ["model.npz"]
