@@ -40,6 +40,7 @@ MOVED: dict[str, str] = {
     "interop": "tools.interop",
     "demo": "tools.demo",
     "cli": "tools.cli",
+    "memory": "tools.memory",
 }
 
 

@@ -39,6 +39,7 @@ from .registry import SUBCOMMANDS, Subcommand, subcommand
 # isort: off
 from . import gradcheck as gradcheck
 from . import demo as demo
+from . import memory as memory
 # isort: on
 
 # the names ``minirnn.cli`` had before the split by subcommand
