@@ -11,6 +11,7 @@ reset_after=True (Keras's default), u = h_{t-1} @ recurrent_kernel + b_rec split
 
     backward:  dn = dh * (1 - z) * a'(n)     dz = dh * (h_{t-1} - n) * s'(z)     dr = dn * u_h * s'(r)
                d xw = [dz, dr, dn]           d u = [dz, dr, dn * r]              dh_{t-1} = dh * z (+ d u @ U^T)
+    (z and r are side by side in the blocks, so s and s' run once over both)
 
 reset_after=False (the reset gate applied before the product):
 
@@ -70,13 +71,15 @@ class GRUCell(GatedCell):
 
     def forward(self, xw, states, p, hu=None, recurrent_mask=None):
         (h_prev,) = states
-        x_z, x_r, x_h = split_blocks(xw, 3)
+        H = self.units
         if self.reset_after:
-            u_z, u_r, u_h = split_blocks(hu, 3)
-            z, r = self.s(x_z + u_z), self.s(x_r + u_r)
-            n = self.a(x_h + r * u_h)
-            cache = {"z": z, "r": r, "n": n, "u_h": u_h, "h_prev": h_prev}
+            u_h = hu[:, 2 * H:]
+            zr = self.s(xw[:, :2 * H] + hu[:, :2 * H])   # z = s(x_z + u_z), r = s(x_r + u_r): one call, both gates
+            z, r = split_blocks(zr, 2)
+            n = self.a(xw[:, 2 * H:] + r * u_h)
+            cache = {"zr": zr, "n": n, "u_h": u_h, "h_prev": h_prev}
         else:
+            x_z, x_r, x_h = split_blocks(xw, 3)
             U_z, U_r, U_h = split_blocks(p["recurrent_kernel"], 3)
             m = (1, 1, 1) if recurrent_mask is None else recurrent_mask[[0, 0, 0] if len(recurrent_mask) == 1
                                                                          else [0, 1, 2]]
@@ -91,22 +94,27 @@ class GRUCell(GatedCell):
 
     def backward(self, d_states, cache):
         (dh,) = d_states
-        z, r, n, h_prev = cache["z"], cache["r"], cache["n"], cache["h_prev"]
+        n, h_prev = cache["n"], cache["h_prev"]
+        if self.reset_after:
+            zr, u_h = cache["zr"], cache["u_h"]
+            z, r = split_blocks(zr, 2)
+            dn = dh * (1 - z) * self.a.grad(n)
+            dz = dh * (h_prev - n)
+            dr = dn * u_h
+            d_zr = np.concatenate([dz, dr], axis=1) * self.s.grad(zr)    # through s, both gates at once
+            d_xw = np.concatenate([d_zr, dn], axis=1)
+            d_u = np.concatenate([d_zr, dn * r], axis=1)
+            return StepGrads(states=(dh * z,), x=d_xw, params={}, recurrent=d_u)
+        z, r, (U_z, U_r, U_h), m = cache["z"], cache["r"], cache["U"], cache["m"]
         dn = dh * (1 - z) * self.a.grad(n)
         dz = dh * (h_prev - n) * self.s.grad(z)
-        dh_prev = dh * z
-        if self.reset_after:
-            dr = dn * cache["u_h"] * self.s.grad(r)
-            d_xw = np.concatenate([dz, dr, dn], axis=1)
-            d_u = np.concatenate([dz, dr, dn * r], axis=1)
-            return StepGrads(states=(dh_prev,), x=d_xw, params={}, recurrent=d_u)
-        (U_z, U_r, U_h), m = cache["U"], cache["m"]
         d_rh = dn @ U_h.T
         dr = d_rh * cache["h_h"] * self.s.grad(r)
-        dh_prev = dh_prev + (d_rh * r) * m[2] + (dz @ U_z.T) * m[0] + (dr @ U_r.T) * m[1]
+        dh_prev = dh * z + (d_rh * r) * m[2] + (dz @ U_z.T) * m[0] + (dr @ U_r.T) * m[1]
         dU = np.concatenate([cache["h_z"].T @ dz, cache["h_r"].T @ dr, cache["rh"].T @ dn], axis=1)
         return StepGrads(states=(dh_prev,), x=np.concatenate([dz, dr, dn], axis=1),
                          params={"recurrent_kernel": dU})
 
     def trace(self, cache):
-        return {"z": cache["z"], "r": cache["r"], "candidate": cache["n"]}
+        z, r = split_blocks(cache["zr"], 2) if self.reset_after else (cache["z"], cache["r"])
+        return {"z": z, "r": r, "candidate": cache["n"]}
