@@ -108,8 +108,9 @@ def test_report_rows_worst_index_and_table():
 
 def test_check_gradients_validates_its_arguments():
     w = np.ones(2)
-    with pytest.raises(ValueError, match="no gradient"):
-        check_gradients(lambda: 0.0, {"w": w}, {})
+    missing = check_gradients(lambda: 0.0, {"w": w}, {})  # no gradient for w: no row, listed, no PASS
+    assert not missing.passed and missing.missing == ["w"] and "no gradient" in missing.unchecked["w"]
+    assert "w: not checked: the backward pass returned no gradient" in missing.table()
     with pytest.raises(ValueError, match="shape"):
         check_gradients(lambda: 0.0, {"w": w}, {"w": np.ones(3)})
     with pytest.raises(TypeError, match="float64"):
