@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime
-from .layers.base import Layer, as_float_array, check_positive_int
+from .layers.base import Layer, as_float_array, check_finite_weight, check_positive_int
 from .layers.recurrent import RNN
 from .saving import register_model_class, save_model
 from .training import callbacks as callbacks_mod
@@ -129,9 +129,14 @@ class Sequential:
         """Set the optimizer, the loss and the metrics that fit and evaluate report (e.g. ['mae', 'accuracy'];
         'accuracy' is resolved from the data's shapes as Keras resolves it, see ``minirnn.metrics``)."""
         compiled_metrics = metrics_mod.check_identifiers(metrics)
-        self.optimizer = optimizers_mod.get(optimizer)
-        self.loss = losses_mod.get(loss)
+        optimizer = optimizers_mod.get(optimizer)
+        loss = losses_mod.get(loss)
+        optimizer.bind(self)  # one model per optimizer instance: its moments and step counter are this model's
+        if self.optimizer is not None and self.optimizer is not optimizer:
+            self.optimizer.release(self)
+        self.optimizer, self.loss = optimizer, loss
         self.compiled_metrics, self.resolved_metrics = compiled_metrics, None
+
 
     @property
     def metrics_names(self) -> list[str]:
@@ -163,7 +168,8 @@ class Sequential:
         for layer, w in zip(self.layers, np.split(np.arange(len(weights)), np.cumsum(counts)[:-1])):
             current = layer.params
             for name, i in zip(current, w):
-                arr = as_float_array(f"weight {i} ({layer.name}.{name})", weights[i], layer.dtype)
+                arr = as_float_array(f"weight {i} ({layer.name}.{name})", weights[i], current[name].dtype)
+                check_finite_weight(f"weight {i} ({layer.name}.{name})", weights[i], arr)
                 if arr.shape != current[name].shape:
                     raise ValueError(f"weight {i} ({layer.name}.{name}) must have shape {current[name].shape}; "
                                      f"got {arr.shape}")
@@ -255,7 +261,17 @@ class Sequential:
         loss, dy, y_hat, caches, mask = self._forward_loss_and_mask(x, y, training, rng)
         return float(loss), self._backward(caches, dy), y_hat, mask
 
-    def _train_step(self, x: Array, y: Array, rng: np.random.Generator | None, where: str,
+    def _train_step(self, *args: Any, **kwargs: Any) -> float:
+        """One training step (``_train_step_body``), all or nothing: if it raises, the weights, the optimizer
+        state and the carried states of stateful layers are those before it."""
+        carried = _carried_states(self.layers)
+        try:
+            return self._train_step_body(*args, **kwargs)
+        except BaseException:
+            _restore_states(carried)
+            raise
+
+    def _train_step_body(self, x: Array, y: Array, rng: np.random.Generator | None, where: str,
                     metrics: metrics_mod.MeanTracker | None = None) -> float:
         loss, grads, y_hat, mask = self._loss_gradients_output(x, y, True, rng)
         if metrics is not None:  # as Keras: on this step's training-mode predictions, before the update
@@ -265,15 +281,24 @@ class Sequential:
             what = f"the loss became {loss}" if not np.isfinite(loss) else "a gradient became non-finite"
             raise TrainingDivergedError(f"{what} at {where}; training stopped and the weights are those after "
                                         f"the last finite step ({advice})")
-        # The step itself can overflow (finite gradient times a huge learning rate): keep what to restore.
-        saved_weights, saved_state = self.get_weights(), self.optimizer.get_state()
-        with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error, not a warning
-            self.optimizer.apply(self.weights, grads)
-        if not all(np.isfinite(w).all() for w in self.weights):
-            self.set_weights(saved_weights)
-            self.optimizer.set_state(saved_state)
-            raise TrainingDivergedError(f"the update at {where} made a weight non-finite; training stopped and "
-                                        f"the weights are those after the last finite step ({advice})")
+        # All or nothing, under any exception (KeyboardInterrupt included) and when the update itself
+        # overflows (a finite gradient times a huge learning rate): the snapshot is taken after the slots
+        # exist, so the first step is restored whole too; the optimizer's own guard is not repeated.
+        optimizer, params = self.optimizer, self.weights
+        optimizer.prepare(params)
+        saved = optimizer.snapshot(params)
+        try:
+            optimizer._caller_guards_step = True
+            with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error, not a warning
+                optimizer.apply(params, grads)
+            if not all(np.isfinite(w).all() for w in params):
+                raise TrainingDivergedError(f"the update at {where} made a weight non-finite; training stopped "
+                                            f"and the weights are those after the last finite step ({advice})")
+        except BaseException:
+            optimizer.restore(params, saved)
+            raise
+        finally:
+            optimizer._caller_guards_step = False
         return loss
 
     def train_on_batch(self, x: Any, y: Any, rng: np.random.Generator | None = None) -> float:
@@ -396,6 +421,14 @@ class Sequential:
     def _evaluate(self, x: Array, y: Array, batch_size: int) -> dict[str, float]:
         total = 0.0
         tracker = metrics_mod.MeanTracker(self.resolved_metrics or [])
+        carried = _carried_states(self.layers)
+        try:
+            return self._evaluate_batches(x, y, batch_size, None, total, tracker)
+        except BaseException:  # a stateful layer keeps the state it carried before the call
+            _restore_states(carried)
+            raise
+
+    def _evaluate_batches(self, x, y, batch_size, sample_weight, total, tracker) -> dict[str, float]:
         for start in range(0, len(x), batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             y_hat, mask = self._inference(xb, start, return_mask=True)
@@ -408,16 +441,23 @@ class Sequential:
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
         x = self._check_x(x)
         runtime.keep_freed_memory()  # the allocator policy, once per process (minirnn.runtime)
-        outs = [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)]
+        carried = _carried_states(self.layers)
+        try:
+            outs = [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)]
+        except BaseException:  # a stateful layer keeps the state it carried before the call
+            _restore_states(carried)
+            raise
         return np.concatenate(outs, axis=0)
 
     def _inference(self, x: Array, offset: int = 0, return_mask: bool = False):
         """Forward pass with dropout off (with ``return_mask``: ``(y, output step mask)``); NaN or Inf is
         reported with the layer that produced it."""
+        carried = _carried_states(self.layers)
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error, not as warnings
             y, _, mask = self._forward(x, False, None, return_mask=True)
         if np.isfinite(y).all():
             return (y, mask) if return_mask else y
+        _restore_states(carried)  # the second pass starts where the first did (and leaves the states there)
         h = x
         for layer in self.layers:  # a second pass, only on failure, to name the first non-finite layer
             with np.errstate(over="ignore", invalid="ignore"):
@@ -425,10 +465,12 @@ class Sequential:
             bad = ~np.isfinite(h)
             if bad.any():
                 row = int(np.argwhere(bad)[0][0]) + offset
+                _restore_states(carried)
                 raise NonFiniteOutputError(
                     f"{layer.describe()} produced {'NaN' if np.isnan(h).any() else 'Inf'} (first at sample {row}); "
                     f"its activations overflowed (a relu recurrent layer can explode: try tanh, smaller weights "
                     f"or inputs)")
+        _restore_states(carried)
         raise NonFiniteOutputError("the model produced NaN or Inf")
 
     def __call__(self, x: Any, training: bool = False, rng: np.random.Generator | None = None) -> Array:
@@ -446,6 +488,15 @@ class Sequential:
             raise ValueError(f"{what} needs a compiled model: call model.compile(optimizer=..., loss=...) first")
 
     def _check_x(self, x: Any, name: str = "x") -> Array:
+        """``x`` checked and cast (``_check_x_body``); rejected data leaves an unbuilt model unbuilt."""
+        unbuilt = _unbuilt_layers(self.layers)
+        try:
+            return self._check_x_body(x, name)
+        except BaseException:
+            _unbuild(unbuilt)
+            raise
+
+    def _check_x_body(self, x: Any, name: str = "x") -> Array:
         if not self.layers:
             raise ValueError("the model has no layers; add some first")
         first = self.layers[0]
@@ -470,8 +521,22 @@ class Sequential:
         return shape
 
     def _check_xy(self, x: Any, y: Any, names: tuple[str, str] = ("x", "y")) -> tuple[Array, Array]:
+        """``(x, y)`` checked (``_check_xy_body``); rejected data leaves an unbuilt model unbuilt."""
+        unbuilt = _unbuilt_layers(self.layers)
+        try:
+            return self._check_xy_body(x, y, names)
+        except BaseException:
+            _unbuild(unbuilt)
+            raise
+
+    def _check_xy_body(self, x: Any, y: Any, names: tuple[str, str]) -> tuple[Array, Array]:
         x = self._check_x(x, names[0])
+        if isinstance(y, np.ma.MaskedArray):
+            raise TypeError(f"{names[1]} is a NumPy masked array; minirnn would silently use its masked values: "
+                            f"pass {names[1]}.filled(value) (and mask steps with a Masking layer)")
         y = np.asarray(y)
+        if np.issubdtype(y.dtype, np.complexfloating):
+            raise TypeError(f"{names[1]} must be real; got dtype {y.dtype}")
         if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
             raise TypeError(f"{names[1]} must be a numeric array; got dtype {y.dtype}")
         if y.ndim == 0 or y.shape[0] != x.shape[0]:
@@ -569,3 +634,39 @@ class _ProgressBar:
 
 def _format_logs(logs: dict[str, float]) -> str:
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+
+
+def _layer_tree(layers: Sequence[Layer]) -> list[Layer]:
+    """``layers`` and every layer they wrap (Bidirectional's two, TimeDistributed's one)."""
+    found, stack = [], list(layers)
+    while stack:
+        layer = stack.pop()
+        found.append(layer)
+        stack += [sub for name in ("forward_layer", "backward_layer", "layer")
+                  if isinstance(sub := layer.__dict__.get(name), Layer)]
+    return found
+
+
+def _unbuilt_layers(layers: Sequence[Layer]) -> list[Layer]:
+    return [layer for layer in _layer_tree(layers) if not layer.built]
+
+
+def _unbuild(layers: Sequence[Layer]) -> None:
+    """Put layers that a rejected call built back in their unbuilt state (no parameters)."""
+    for layer in layers:
+        layer.params, layer.built, layer.built_input_shape = {}, False, None
+
+
+def _stateful_rnns(layers: Sequence[Layer]) -> list[RNN]:
+    """Every stateful recurrent layer in ``layers``, wrapped ones included (Bidirectional's two)."""
+    return [layer for layer in _layer_tree(layers) if isinstance(layer, RNN) and layer.stateful]
+
+
+def _carried_states(layers: Sequence[Layer]) -> list[tuple[RNN, Any]]:
+    """The carried states to put back if a call raises (a forward pass replaces the list, never edits it)."""
+    return [(layer, layer.states) for layer in _stateful_rnns(layers)]
+
+
+def _restore_states(carried: list[tuple[RNN, Any]]) -> None:
+    for layer, states in carried:
+        layer.states = states

@@ -2,6 +2,7 @@
 showing what was expected and received, and leave the model untouched (weights, optimizer state, generators).
 Then Hypothesis fuzzing of fit and predict with arbitrary shapes and dtypes."""
 
+import os
 import warnings
 
 import numpy as np
@@ -14,7 +15,7 @@ from minirnn.datasets import make_windows
 from minirnn.gradcheck import numerical_gradient
 from minirnn.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Masking, SimpleRNN
 from minirnn.losses import MeanSquaredError, ShapeBroadcastWarning
-from minirnn.optimizers import SGD, Adam
+from minirnn.optimizers import SGD, Adam, RMSprop
 
 N = 12
 
@@ -122,7 +123,41 @@ MODEL_CASES = [
     ("add non-layer", lambda m: m.add("dense"), TypeError, "Layer"),
     ("add return_state", lambda m: m.add(LSTM(2, return_state=True)), ValueError, "return_state"),
     ("loss shapes", lambda m: m.loss_and_gradients(X, np.zeros((N, 4, 3))), ValueError, "broadcast"),
+    # issue 15: what made training silently wrong
+    ("y complex", lambda m: m.fit(X, Y.astype(complex), verbose=0), TypeError, "y must be real"),
+    ("x masked array", lambda m: m.predict(np.ma.masked_array(X, mask=X > 1)), TypeError, "x is a NumPy masked"),
+    ("y masked array", lambda m: m.fit(X, np.ma.masked_array(Y, mask=Y > 0), verbose=0), TypeError,
+     "y is a NumPy masked"),
+    ("set_weights NaN", lambda m: m.set_weights([with_nan(w) if w.size > 3 else w for w in m.get_weights()]),
+     ValueError, "contains NaN or Inf"),
+    ("set_weights overflow", lambda m: m.set_weights([np.full(w.shape, 1e39) for w in m.get_weights()]),
+     ValueError, "overflow float32 (largest magnitude 1e+39"),
+    ("layer set_weights Inf", lambda m: m.layers[2].set_weights([np.full((5, 1), np.inf), np.zeros(1)]),
+     ValueError, "Dense layer 'dense' weight 'kernel' contains NaN or Inf"),
+    ("optimizer of another model", lambda m: Sequential([Dense(1)]).compile(m.optimizer, "mse"), ValueError,
+     "already compiled into model 'sequential'"),
+    ("load a CSV", lambda m: _load_text_file(), ValueError, "not a minirnn model file"),
+    ("save over a FIFO", lambda m: m.save(_fifo()), ValueError, "not a regular file"),
 ]
+
+
+def _load_text_file():
+    import tempfile
+
+    from minirnn import load_model
+
+    path = os.path.join(tempfile.mkdtemp(), "data.csv")
+    with open(path, "w") as f:
+        f.write("a,b\n1,2\n")
+    load_model(path)
+
+
+def _fifo():
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    os.mkfifo(path)
+    return path
 
 
 @pytest.mark.parametrize("case", MODEL_CASES, ids=[c[0] for c in MODEL_CASES])
@@ -165,6 +200,11 @@ BUILD_CASES = [
     ("negative learning rate", lambda: Adam(learning_rate=-1), ValueError, "learning_rate"),
     ("beta_1 1", lambda: Adam(beta_1=1.0), ValueError, "beta_1"),
     ("momentum 2", lambda: SGD(momentum=2), ValueError, "momentum"),
+    ("clipnorm 0", lambda: Adam(clipnorm=0), ValueError, "clipnorm must be a finite number > 0"),
+    ("clipvalue 0", lambda: SGD(clipvalue=0.0), ValueError, "clipvalue must be a finite number > 0"),
+    ("global_clipnorm 0", lambda: Adam(global_clipnorm=0), ValueError, "global_clipnorm must be"),
+    ("adam epsilon 0", lambda: Adam(epsilon=0), ValueError, "epsilon must be a finite number > 0"),
+    ("rmsprop epsilon 0", lambda: RMSprop(epsilon=0.0), ValueError, "epsilon must be a finite number > 0"),
     ("summary unbuilt", lambda: Sequential([Dense(1)]).summary(), ValueError, "not built"),
     ("stateful batch change", lambda: _stateful_batch_change(), ValueError, "reset_states"),
     ("make_windows lookback 0", lambda: make_windows(np.arange(10.0), 0), ValueError, "lookback"),
@@ -249,3 +289,40 @@ def test_activations_are_stable_at_large_inputs(z):
                 assert y[0] == (1.0 if z > 0 else 0.0)
             if act.name == "tanh":
                 assert y[0] == np.sign(z)
+
+
+@pytest.mark.parametrize("bad", [
+    lambda m: m.fit(with_nan(X), Y, verbose=0),
+    lambda m: m.fit(X, Y[:3], verbose=0),
+    lambda m: m.fit(X, Y.astype(complex), verbose=0),
+    lambda m: m.fit(X, np.zeros((N, 2, 3)), verbose=0),
+    lambda m: m.predict(with_nan(X)),
+    lambda m: m.evaluate(X, with_nan(Y)),
+], ids=["x NaN", "lengths", "y complex", "y shape", "predict NaN", "evaluate NaN"])
+def test_rejected_data_leaves_an_unbuilt_model_unbuilt(bad):
+    """Before: the model was built (and its weights initialised) from the rejected data's shape."""
+    model = Sequential([Bidirectional(LSTM(3, seed=0)), Dense(1, seed=1)])
+    model.compile("adam", "mse")
+    with pytest.raises((ValueError, TypeError)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ShapeBroadcastWarning)
+            bad(model)
+    assert not model.built and all(not layer.built and not layer.params for layer in model.layers)
+    assert not model.layers[0].forward_layer.built and not model.layers[0].forward_layer.params
+    model.fit(data(d=2)[0], Y, verbose=0)  # and it builds from the first good data
+    assert model.layers[0].forward_layer.params["kernel"].shape == (2, 12)
+
+
+def test_one_optimizer_per_model_and_copies():
+    import copy
+
+    first, second = founding(compiled=False), founding(compiled=False)
+    opt = Adam()
+    first.compile(opt, "mse")
+    first.compile(opt, "mae")  # the same model again: fine
+    with pytest.raises(ValueError, match="already compiled into model"):
+        second.compile(opt, "mse")
+    assert second.optimizer is None  # refused before anything changed
+    second.compile(copy.deepcopy(opt), "mse")  # a copy is a new, unbound optimizer
+    first.compile("sgd", "mse")  # the first model lets go of it
+    founding(compiled=False).compile(opt, "mse")

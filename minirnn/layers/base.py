@@ -55,6 +55,9 @@ def check_rate(name: str, value: Any) -> float:
 
 def as_float_array(name: str, x: Any, dtype: np.dtype | None = None) -> Array:
     """``x`` as a floating array (cast to ``dtype`` when given), with a clear error otherwise."""
+    if isinstance(x, np.ma.MaskedArray):  # np.asarray would drop the mask and keep the masked values
+        raise TypeError(f"{name} is a NumPy masked array; minirnn would silently use its masked values: pass "
+                        f"{name}.filled(value) (and mask steps with a Masking layer)")
     arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}")
@@ -62,7 +65,20 @@ def as_float_array(name: str, x: Any, dtype: np.dtype | None = None) -> Array:
         raise TypeError(f"{name} must be real; got dtype {arr.dtype}")
     if dtype is None:
         dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.dtype("float32")
-    return arr.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # an overflow to Inf is reported by the callers' finiteness checks
+        return arr.astype(dtype, copy=False)
+
+
+def check_finite_weight(name: str, given: Any, converted: Array) -> None:
+    """Weights must be finite in the parameter's dtype: NaN/Inf, or values that overflow it (1e39 in float32)."""
+    if np.isfinite(converted).all():
+        return
+    source = np.asarray(given)
+    if np.issubdtype(source.dtype, np.floating) and not np.isfinite(source).all():
+        raise ValueError(f"{name} contains NaN or Inf")
+    raise ValueError(f"{name} has values that overflow {converted.dtype} (largest magnitude "
+                     f"{float(np.max(np.abs(source))):.3g}; {converted.dtype} holds at most "
+                     f"{float(np.finfo(converted.dtype).max):.3g})")
 
 
 class Layer:
@@ -156,6 +172,7 @@ class Layer:
         for n, w in zip(names, weights):
             # each parameter's own dtype: a wrapper's may differ from the wrapped layers' (mixed dtypes)
             arr = as_float_array(f"weight {n!r}", w, self.params[n].dtype)
+            check_finite_weight(f"{self.describe()} weight {n!r}", w, arr)
             if arr.shape != self.params[n].shape:
                 raise ValueError(f"{self.describe()} weight {n!r} must have shape {self.params[n].shape}; "
                                  f"got {arr.shape}")

@@ -40,7 +40,9 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +59,20 @@ def _check_nonneg(name: str, value, allow_none: bool = False):
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0; got {value}")
     return float(value)
+
+
+def _check_positive(name: str, value, allow_none: bool = False):
+    """A finite number > 0: a clip bound or an epsilon of 0 makes training silently wrong (a clipnorm,
+    clipvalue or global_clipnorm of 0 zeroes every gradient, so nothing ever moves; epsilon = 0 divides
+    0 by 0 on the first exactly-zero gradient)."""
+    value = _check_nonneg(name, value, allow_none)
+    if value is not None and value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0; got {value}")
+    return value
+
+
+# optimizer -> weakref to the model it is compiled into; outside the instance so that copies start unbound
+_OWNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Optimizer:
@@ -76,11 +92,41 @@ class Optimizer:
                                 ("global_clipnorm", global_clipnorm)) if v is not None]
         if len(given) > 1:
             raise ValueError(f"only one of clipnorm, clipvalue, global_clipnorm may be set; got {', '.join(given)}")
-        self.clipnorm = _check_nonneg("clipnorm", clipnorm, True)
-        self.clipvalue = _check_nonneg("clipvalue", clipvalue, True)
-        self.global_clipnorm = _check_nonneg("global_clipnorm", global_clipnorm, True)
+        self.clipnorm = _check_positive("clipnorm", clipnorm, True)
+        self.clipvalue = _check_positive("clipvalue", clipvalue, True)
+        self.global_clipnorm = _check_positive("global_clipnorm", global_clipnorm, True)
         self.iterations = 0
         self.slots: dict[str, list[Array]] = {}
+
+    def __setstate__(self, state: dict) -> None:
+        # copy.deepcopy and pickle copy the flat slot buffers and the per-parameter arrays separately: make the
+        # per-parameter arrays views into the copied buffers again (``build``), as ``update`` relies on
+        self.__dict__.update(state)
+        flat = state.get("_flat_slots")
+        if flat is not None:
+            self.slots = {n: [buf[end - a.size:end].reshape(a.shape) for a, end in
+                              zip(self.slots[n], np.cumsum([a.size for a in self.slots[n]]))]
+                          for n, buf in flat.items()}
+
+    # -- the model it belongs to ------------------------------------------------------------------
+    def bind(self, model: Any) -> None:
+        """Make this optimizer ``model``'s (``Sequential.compile`` calls it). An instance belongs to one
+        model: compiled into a second one it would silently share its moments and step counter, so that is
+        refused while the first model is alive. ``copy.deepcopy(optimizer)`` gives an unbound copy."""
+        ref = _OWNERS.get(self)
+        owner = ref() if ref is not None else None
+        if owner is not None and owner is not model:
+            raise ValueError(f"optimizer: this {type(self).__name__} instance is already compiled into model "
+                             f"{getattr(owner, 'name', owner)!r} (its moments and step counter belong to that "
+                             f"model); give each model its own optimizer: a new instance, or "
+                             f"copy.deepcopy(optimizer)")
+        _OWNERS[self] = weakref.ref(model)
+
+    def release(self, model: Any) -> None:
+        """Forget ``model`` as the owner (when it is compiled with another optimizer)."""
+        ref = _OWNERS.get(self)
+        if ref is not None and ref() is model:
+            del _OWNERS[self]
 
     # -- slots ------------------------------------------------------------------------------------
     slot_names: tuple[str, ...] = ()
@@ -95,15 +141,16 @@ class Optimizer:
         ``set_state`` show and take (``set_state`` copies into them in place, keeping the views).
         """
         params = list(params)
-        self._flat_slots: dict[str, Array] | None = None
         if len({p.dtype for p in params}) != 1:
-            self.slots = {name: [np.zeros_like(p) for p in params] for name in self.slot_names}
+            slots = {name: [np.zeros_like(p) for p in params] for name in self.slot_names}
+            self._flat_slots, self.slots = None, slots  # one statement: never half-built
             return
         dtype = params[0].dtype
         ends = np.cumsum([p.size for p in params])
-        self._flat_slots = {name: np.zeros(int(ends[-1]), dtype) for name in self.slot_names}
-        self.slots = {name: [flat[end - p.size:end].reshape(p.shape) for p, end in zip(params, ends)]
-                      for name, flat in self._flat_slots.items()}
+        flat_slots = {name: np.zeros(int(ends[-1]), dtype) for name in self.slot_names}
+        slots = {name: [flat[end - p.size:end].reshape(p.shape) for p, end in zip(params, ends)]
+                 for name, flat in flat_slots.items()}
+        self._flat_slots, self.slots = flat_slots, slots
 
     def _check_built(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
         if len(params) != len(grads):
@@ -138,8 +185,52 @@ class Optimizer:
 
     # -- stepping ---------------------------------------------------------------------------------
     def apply(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
-        """One step: clip, then update every parameter in place; ``iterations`` counts steps."""
-        self._check_built(params, grads)
+        """One step: clip, then update every parameter in place; ``iterations`` counts steps.
+
+        All or nothing: if anything raises during the step (KeyboardInterrupt included), every parameter
+        and all the optimizer state are put back as they were before it (``snapshot`` / ``restore``).
+        """
+        self._check_built(params, grads)  # the slots exist before the snapshot, so that it holds them
+        if self.__dict__.get("_caller_guards_step"):  # Sequential's training step took the snapshot
+            self._apply(params, grads)
+            return
+        saved = self.snapshot(params)
+        try:
+            self._apply(params, grads)
+        except BaseException:
+            self.restore(params, saved)
+            raise
+
+    def prepare(self, params: Sequence[Array]) -> None:
+        """Create the slots for ``params`` if they do not exist yet (what the first ``apply`` would do)."""
+        params = list(params)
+        self._check_built(params, params)
+
+    def snapshot(self, params: Sequence[Array]) -> tuple:
+        """Copies of ``params`` and of all the optimizer state (step counter, learning rate, every slot);
+        ``restore(params, snapshot)`` puts them back in place. Take it after the slots exist (``prepare``)."""
+        flat = self.__dict__.get("_flat_slots")
+        slots = ({n: a.copy() for n, a in flat.items()} if flat is not None
+                 else {n: [a.copy() for a in v] for n, v in self.slots.items()})
+        return [p.copy() for p in params], self.iterations, self.learning_rate, flat is not None, slots
+
+    def restore(self, params: Sequence[Array], saved: tuple) -> None:
+        """Put back what ``snapshot`` copied: parameters and slots in place (views and buffers kept)."""
+        weights, iterations, learning_rate, was_flat, slots = saved
+        for p, w in zip(params, weights):
+            np.copyto(p, w)
+        flat = self.__dict__.get("_flat_slots")
+        if was_flat and flat is not None and set(flat) == set(slots):
+            for n, a in slots.items():
+                np.copyto(flat[n], a)
+        elif not was_flat and set(self.slots) == set(slots):
+            for n, arrays in slots.items():
+                for b, a in zip(self.slots[n], arrays):
+                    np.copyto(b, a)
+        self.iterations, self.learning_rate = iterations, learning_rate
+
+    def _apply(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
+        """The step itself, in place and not atomic (``apply`` and ``Sequential``'s training step guard it)."""
         grads = self.clip(grads)
         if self.schedule is not None:
             self.learning_rate = self.schedule(self.iterations)
@@ -235,7 +326,7 @@ class Adam(Optimizer):
             if _check_nonneg(n, b) >= 1:
                 raise ValueError(f"{n} must be in [0, 1); got {b}")
         self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
-        self.epsilon = _check_nonneg("epsilon", epsilon)
+        self.epsilon = _check_positive("epsilon", epsilon)
         if not isinstance(amsgrad, (bool, np.bool_)):
             raise TypeError(f"amsgrad must be True or False; got {amsgrad!r}")
         self.amsgrad = bool(amsgrad)
@@ -344,7 +435,7 @@ class RMSprop(Optimizer):
             if _check_nonneg(n, b) > 1:
                 raise ValueError(f"{n} must be in [0, 1]; got {b}")
         self.rho, self.momentum = float(rho), float(momentum)
-        self.epsilon = _check_nonneg("epsilon", epsilon)
+        self.epsilon = _check_positive("epsilon", epsilon)
         if not isinstance(centered, (bool, np.bool_)):
             raise TypeError(f"centered must be True or False; got {centered!r}")
         self.centered = bool(centered)
