@@ -1,11 +1,24 @@
 """``minirnn gradcheck``: every built-in layer over a grid of configurations, one layer with chosen
-options, or a user's cell (``--cell module:Class`` or ``path/to/file.py:Class``), checked by
-``minirnn.checking.gradcheck``. Exit status 0 when every check passes, 1 when any fails, 2 on a usage error.
+options, or a user's cell, checked by ``minirnn.checking.gradcheck``. Exit status 0 when every check
+passes, 1 when any fails (or the forward pass overflows, or the cell crashes), 2 on a usage error.
+
+``--cell SPEC`` with SPEC ``module.path:NAME`` or ``path/to/file.py:NAME``, where NAME is
+
+* a Cell class: built as ``NAME(units, **cell_kwargs)`` (``--units``, ``--activation``,
+  ``--recurrent-activation``, ``--no-bias`` become its arguments; one it does not take is refused);
+* a cell instance: used as it is (no ``--units``, ``--cell-kwargs`` or activation options);
+* a factory: called as ``NAME(**cell_kwargs)`` (a zero-argument factory with none; ``--units`` is passed
+  as ``units=`` only to a factory that takes it).
+
+Options of the built-in layers (``--return-sequences``, ``--dropout``, ``--inner``, ...) do not apply to
+a cell and are refused (exit 2, naming the option), as is a cell that cannot be built for the requested
+sizes. ``--h``/``--step``, ``--tol``, ``--fast`` (``--directions``) and ``--no-taylor`` apply everywhere.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import sys
@@ -41,13 +54,22 @@ def _recurrent_name(text: str) -> str:
     return name
 
 
+def _step(text: str) -> float:
+    h = positive_float(text)
+    if not h < 1:
+        raise argparse.ArgumentTypeError(f"the step must be a number in (0, 1); got {text!r}")
+    return h
+
+
 def _gradcheck_arguments(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group()
     what.add_argument("--layer", type=_layer_name, metavar="NAME",
                       help=f"check one layer: {', '.join(LAYER_NAMES)} (default: all, over a grid)")
-    what.add_argument("--cell", metavar="MODULE:CLASS",
-                      help="check a user cell, 'module.path:Class' or 'path/to/file.py:Class'")
-    p.add_argument("--cell-kwargs", metavar="JSON", default="{}", help="keyword arguments for the cell, as JSON")
+    what.add_argument("--cell", metavar="MODULE:NAME",
+                      help="check a user cell, 'module.path:NAME' or 'path/to/file.py:NAME'; NAME a Cell class, "
+                           "a cell instance or a factory (called with --cell-kwargs)")
+    p.add_argument("--cell-kwargs", metavar="JSON", default=None,
+                   help="keyword arguments for the cell class or factory, as a JSON object")
     names = sorted(activations.ACTIVATIONS)
     p.add_argument("--activation", choices=names, help="activation (grid: only this one)")
     p.add_argument("--recurrent-activation", choices=names, help="LSTM/GRU recurrent_activation")
@@ -61,15 +83,23 @@ def _gradcheck_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-bias", action="store_true", help="use_bias=False")
     p.add_argument("--go-backwards", action="store_true", help="recurrent layers: go_backwards=True")
     p.add_argument("--no-reset-after", action="store_true", help="GRU: reset_after=False")
-    p.add_argument("--dropout", type=_rate, default=0.0, help="recurrent layers: input dropout (with --training)")
-    p.add_argument("--recurrent-dropout", type=_rate, default=0.0,
+    p.add_argument("--dropout", type=_rate, default=None, help="recurrent layers: input dropout (with --training)")
+    p.add_argument("--recurrent-dropout", type=_rate, default=None,
                    help="recurrent layers: recurrent dropout (with --training)")
-    p.add_argument("--rate", type=_rate, default=0.3, help="Dropout layer rate in [0, 1) (default 0.3)")
+    p.add_argument("--rate", type=_rate, default=None, help="Dropout layer rate in [0, 1) (default 0.3)")
     p.add_argument("--training", action="store_true", help="dropout active (one fixed set of masks)")
-    p.add_argument("--inner", type=_recurrent_name, default="lstm",
+    p.add_argument("--inner", type=_recurrent_name, default=None,
                    help="bidirectional and masking: the recurrent layer inside (default lstm)")
-    p.add_argument("--merge-mode", choices=MERGE_MODES, default="concat", help="bidirectional merge_mode")
-    p.add_argument("--tol", type=positive_float, default=None, help="relative-error tolerance (default 1e-7)")
+    p.add_argument("--merge-mode", choices=MERGE_MODES, default=None, help="bidirectional merge_mode (default concat)")
+    p.add_argument("--tol", type=positive_float, default=None,
+                   help="relative-error tolerance (default 1e-7; 1e-8 with --fast)")
+    p.add_argument("--h", "--step", dest="h", type=_step, default=None,
+                   help="base finite-difference step (default 1e-5, times max(1, rms) of each array)")
+    p.add_argument("--fast", action="store_true",
+                   help="a few seeded random directions per array instead of every entry (a few forward passes "
+                        "per array)")
+    p.add_argument("--directions", type=positive_int, default=None, help="with --fast: directions per array "
+                                                                         "(default 2)")
     p.add_argument("--no-taylor", action="store_true", help="finite differences only")
     out = p.add_mutually_exclusive_group()
     out.add_argument("-v", "--verbose", action="store_true", help="grid: a table per configuration")
@@ -210,19 +240,32 @@ def default_grid(activation: str | None = None, shape: tuple[int, int, int, int]
 
 
 def _options(args: argparse.Namespace) -> dict:
-    opts: dict[str, Any] = {"taylor": not args.no_taylor}
+    opts: dict[str, Any] = {"taylor": not args.no_taylor, "fast": args.fast}
     if args.tol is not None:
         opts["tol"] = args.tol
+    if args.h is not None:
+        opts["h"] = args.h
+    if args.directions is not None:
+        opts["directions"] = args.directions
     return opts
 
 
 def _summary_line(report: Any) -> str:
+    """One line: the verdict, the worst array, the smallest Taylor slope, what failed, and what the check
+    did not check or could not judge (``report.coverage()``)."""
+    verdict = "PASS" if report.passed else "FAIL"
+    if report.problem is not None:
+        return f"{verdict}  {report.title}: {report.problem}"
+    coverage = report.coverage()
+    extra = f"  [{'; '.join(coverage)}]" if coverage else ""
+    if not report.checks:
+        return f"{verdict}  {report.title}: no array was checked{extra}"
     slope = report.min_taylor_slope
     slope_text = "exact" if math.isnan(slope) else f"{slope:.2f}"
-    worst = max(report.checks, key=lambda c: c.rel_error)
-    failed = f"  failing: {', '.join(c.name for c in report.failures)}" if not report.passed else ""
-    return (f"{'PASS' if report.passed else 'FAIL'}  {report.title}: max rel err {worst.rel_error:.1e} "
-            f"({worst.name}), min Taylor slope {slope_text}{failed}")
+    worst = max(report.checks, key=lambda c: (math.isnan(c.rel_error), c.rel_error))
+    failed = f"  failing: {', '.join(c.name for c in report.failures)}" if report.failures else ""
+    return (f"{verdict}  {report.title}: max rel err {worst.rel_error:.1e} "
+            f"({worst.name}), min Taylor slope {slope_text}{failed}{extra}")
 
 
 def _shape(args: argparse.Namespace, default: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -230,49 +273,111 @@ def _shape(args: argparse.Namespace, default: tuple[int, int, int, int]) -> tupl
     return tuple(g if g is not None else d for g, d in zip(given, default))  # type: ignore[return-value]
 
 
-def build_cell(obj: Any, units: int, kwargs: dict) -> Any:
+def _accepts(func: Any, name: str) -> bool:
+    """Whether ``func`` takes a keyword argument ``name`` (or any, through ``**kwargs``)."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return True
+    return any(p.kind is p.VAR_KEYWORD or (p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+               for p in params)
+
+
+def build_cell(obj: Any, units: int | None, kwargs: dict, flags: dict | None = None) -> Any:
     """The cell named on the command line: a Cell class is called as ``Class(units, **kwargs)``, a cell
-    instance is used as it is, any other callable is a factory called as ``factory(**kwargs)``."""
+    instance is used as it is, any other callable is a factory called as ``factory(**kwargs)`` (with
+    ``units=`` when given and the factory takes it). ``flags`` maps the command-line option that set a
+    keyword (e.g. ``"--no-bias": "use_bias"``): an option the cell does not take is refused by name."""
     from ...cells import Cell
 
+    flags = flags or {}
     if isinstance(obj, type):
         if not issubclass(obj, Cell):
             raise TypeError(f"{obj.__name__} is not a recurrent cell: it is not a minirnn.cells.Cell subclass "
                             f"(the protocol is in minirnn.cells.base)")
-        return obj(units, **kwargs)
+        _refuse_flags(obj.__init__, obj.__name__, flags)
+        return obj(4 if units is None else units, **kwargs)
     if isinstance(obj, Cell):
-        if kwargs:
-            raise ValueError(f"--cell names a cell instance, which takes no options; got {sorted(kwargs)}")
+        given = (sorted(k for k in kwargs if k not in flags.values()) + list(flags)
+                 + ([] if units is None else ["--units"]))
+        if given:
+            raise ValueError(f"--cell names a cell instance, which takes no options; got {', '.join(given)}")
         return obj
     if callable(obj):
+        name = getattr(obj, "__name__", type(obj).__name__)
+        _refuse_flags(obj, name, flags)
+        if units is not None:
+            if not _accepts(obj, "units"):
+                raise ValueError(f"--units does not apply: the factory {name} takes no 'units' argument")
+            kwargs = {**kwargs, "units": units}
         return obj(**kwargs)
     raise TypeError(f"expected a Cell class, a cell instance or a factory; got {type(obj).__name__}")
+
+
+def _refuse_flags(func: Any, name: str, flags: dict) -> None:
+    for option, keyword in flags.items():
+        if not _accepts(func, keyword):
+            raise ValueError(f"{option} does not apply: {name} takes no {keyword!r} argument")
+
+
+LAYER_ONLY = (("--return-sequences", "return_sequences"), ("--return-state", "return_state"),
+              ("--go-backwards", "go_backwards"), ("--no-reset-after", "no_reset_after"),
+              ("--dropout", "dropout"), ("--recurrent-dropout", "recurrent_dropout"), ("--rate", "rate"),
+              ("--training", "training"), ("--inner", "inner"), ("--merge-mode", "merge_mode"),
+              ("--verbose", "verbose"))
+
+
+def _given(args: argparse.Namespace, attr: str) -> bool:
+    value = getattr(args, attr)
+    return value is not None and value is not False
+
+
+def _usage(message: str) -> int:
+    print(f"minirnn gradcheck: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _run_cell(args: argparse.Namespace) -> int:
     from ...checking.gradcheck import check_cell, validate_cell
 
+    refused = [option for option, attr in LAYER_ONLY if _given(args, attr)]
+    if refused:
+        return _usage(f"{', '.join(refused)} {'applies' if len(refused) == 1 else 'apply'} to the built-in "
+                      f"layers (--layer), not to --cell {args.cell}; pass the cell's own options with --cell-kwargs")
+    if args.directions is not None and not args.fast:
+        return _usage("--directions applies to --fast only")
     try:
-        kwargs = json.loads(args.cell_kwargs)
+        kwargs = json.loads("{}" if args.cell_kwargs is None else args.cell_kwargs)
         if not isinstance(kwargs, dict):
             raise ValueError("it must be a JSON object")
     except ValueError as e:
-        print(f"minirnn gradcheck: error: --cell-kwargs must be a JSON object ({e}); got {args.cell_kwargs!r}",
-              file=sys.stderr)
-        return 2
-    if args.activation is not None:
-        kwargs.setdefault("activation", args.activation)
-    if args.recurrent_activation is not None:
-        kwargs.setdefault("recurrent_activation", args.recurrent_activation)
-    if args.no_bias:
-        kwargs.setdefault("use_bias", False)
-    B, T, D, H = _shape(args, (3, 5, 4, 4))
+        return _usage(f"--cell-kwargs must be a JSON object ({e}); got {args.cell_kwargs!r}")
+    flags = {}
+    for option, attr, keyword, value in (("--activation", "activation", "activation", args.activation),
+                                         ("--recurrent-activation", "recurrent_activation", "recurrent_activation",
+                                          args.recurrent_activation),
+                                         ("--no-bias", "no_bias", "use_bias", False)):
+        if _given(args, attr) and keyword not in kwargs:
+            kwargs[keyword] = value
+            flags[option] = keyword
+    B, T, D, _ = _shape(args, (3, 5, 4, 4))
     try:
-        cell = build_cell(load_object(args.cell), H, kwargs)
-        validate_cell(cell)
+        obj = load_object(args.cell)
     except (ValueError, TypeError, ImportError, SyntaxError) as e:
-        print(f"minirnn gradcheck: error: --cell {args.cell}: {e}", file=sys.stderr)
-        return 2
+        return _usage(f"--cell {args.cell}: {e}")
+    try:
+        cell = build_cell(obj, args.units, kwargs, flags)
+        validate_cell(cell)
+    except (ValueError, TypeError) as e:
+        return _usage(f"--cell {args.cell}: {e}")
+    except Exception as e:  # noqa: BLE001 - the user's constructor: any exception means it cannot be built
+        return _usage(f"--cell {args.cell}: the cell cannot be built: {type(e).__name__}: {e}")
+    try:  # the declarations for the requested sizes: a cell that cannot declare them is a usage error
+        specs = cell.params(D)
+        if not isinstance(specs, dict):
+            raise TypeError(f"params({D}) must return a dict of name -> Param; got {type(specs).__name__}")
+    except Exception as e:  # noqa: BLE001
+        return _usage(f"--cell {args.cell}: {cell!r} cannot be built for features D={D}: {type(e).__name__}: {e}")
     try:
         report = check_cell(cell, batch=B, steps=T, features=D, seed=args.seed,
                             title=f"{args.cell} {cell!r}, B={B} T={T} D={D}", **_options(args))
@@ -298,17 +403,30 @@ def _run_cases(cases: list[LayerCase], args: argparse.Namespace, tables: bool) -
 @subcommand("gradcheck", help="check analytic gradients against finite differences and the Taylor test",
             arguments=_gradcheck_arguments, description=(
                 "Check every gradient (input, initial states, weights) of minirnn's layers, or of your own\n"
-                "recurrent cell, against float64 central differences (relative error <= 1e-7) and the\n"
-                "Taylor-remainder test (log-log slope >= 1.5). Exit status 0: all pass; 1: a failure.\n\n"
+                "recurrent cell, against float64 Richardson-extrapolated central differences (relative error\n"
+                "<= 1e-7, rounding noise measured) and the Taylor-remainder test (log-log slope >= 1.5);\n"
+                "--fast: a few random directions per array. The report lists what it did not check.\n"
+                "Exit status 0: all pass; 1: a failure (or an overflowing forward pass); 2: a usage error.\n\n"
+                "--cell SPEC: 'module.path:NAME' or 'path/to/file.py:NAME', NAME a Cell class (built as\n"
+                "NAME(units, **cell_kwargs)), a cell instance (used as it is) or a factory (NAME(**cell_kwargs)).\n\n"
                 "examples:\n"
                 "  minirnn gradcheck\n"
                 "  minirnn gradcheck --layer lstm --activation relu --batch 3 --steps 5 --units 4 --seed 0\n"
                 "  minirnn gradcheck --layer gru --no-reset-after --dropout 0.2 --recurrent-dropout 0.3 --training\n"
                 "  minirnn gradcheck --layer bidirectional --inner gru --merge-mode mul --return-sequences\n"
-                "  minirnn gradcheck --cell examples/cells/peephole_lstm.py:PeepholeLSTMCell"))
+                "  minirnn gradcheck --cell examples/cells/peephole_lstm.py:PeepholeLSTMCell\n"
+                "  minirnn gradcheck --cell my_cells.py:make_cell --cell-kwargs '{\"units\": 8}' --fast\n"
+                "  minirnn gradcheck --layer lstm --h 2e-5 --tol 1e-6"))
 def run_gradcheck(args: argparse.Namespace) -> int:
     if args.cell is not None:
         return _run_cell(args)
+    if args.cell_kwargs is not None:
+        return _usage("--cell-kwargs applies to --cell only")
+    if args.directions is not None and not args.fast:
+        return _usage("--directions applies to --fast only")
+    args.rate = 0.3 if args.rate is None else args.rate
+    args.inner = "lstm" if args.inner is None else args.inner
+    args.merge_mode = "concat" if args.merge_mode is None else args.merge_mode
     if args.layer is None:
         given = (args.batch, args.steps, args.features, args.units)
         shape = None if all(g is None for g in given) else _shape(args, (2, 4, 3, 3))
