@@ -37,6 +37,7 @@ Example (a tiny run):
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -206,7 +207,42 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plot", action="store_true", help="do not write the figure")
 
 
+def check_args(args: argparse.Namespace, test_fraction: float = 0.2) -> str | None:
+    """Why these options cannot run, naming the option and the accepted range (None when they can):
+    checked before any training starts, so that a bad option never costs a training run."""
+    if not 0 <= args.seed < 2 ** 63:
+        return f"--seed must be an integer in [0, 2**63); got {args.seed}"
+    n = len(datasets.load_mauna_loa_co2().values) - 1  # the monthly changes the windows are cut from
+    longest = n - int(round(test_fraction * n)) - 1       # at least one training window
+    if args.lookback > longest:
+        return f"--lookback must be in [1, {longest}] for the {n + 1}-month CO2 series; got {args.lookback}"
+    # weights, gradients, Adam's two moments and the training step's snapshot: about 7 copies of the weights
+    u = args.units
+    need = 7 * 4 * (4 * u * (u + 2) + u + 1)
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = None
+    if memory is not None and need > memory:
+        return (f"--units {u} needs about {need:,} bytes for the weights and optimizer state; this machine has "
+                f"{memory:,}")
+    if not args.no_plot:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            return f"--out {args.out!r} exists and is not a folder; give a folder for forecast.png"
+        probe = out if out.exists() else next((p for p in out.absolute().parents if p.exists()), Path("."))
+        if not os.access(probe, os.W_OK | os.X_OK):
+            return f"--out {args.out!r}: the folder {str(probe)!r} is not writable (or use --no-plot)"
+    return None
+
+
 def run_from_args(args: argparse.Namespace) -> int:
+    """Run the demo from parsed options: exit status 2 (and the reason on stderr) for an option that
+    cannot run, before any training; 0 after a run."""
+    problem = check_args(args)
+    if problem is not None:
+        print(f"minirnn demo: error: {problem}", file=sys.stderr)
+        return 2
     run(epochs=args.epochs, lookback=args.lookback, units=args.units, cell=args.cell, seed=args.seed,
         out=None if args.no_plot else args.out)
     return 0

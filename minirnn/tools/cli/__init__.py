@@ -4,7 +4,8 @@
     minirnn gradcheck --layer lstm --activation relu --batch 3 --steps 5 --units 4 --seed 0
     minirnn gradcheck --cell my_module:MyCell           a user's cell (or path/to/file.py:MyCell)
 
-Exit status: 0 when every check passes, 1 when any fails, 2 on a usage error.
+Exit status: 0 when every check passes, 1 when any fails, 2 on a usage error (a bad option, checked
+before any work starts), 130 on Ctrl-C, 141 when the reader of the output goes away (a closed pipe).
 
 A subcommand is a name, a help line, a function adding its arguments to an ``argparse`` parser and
 a function running it (``args -> exit status``), registered in ``registry.SUBCOMMANDS``. Each lives in
@@ -28,6 +29,9 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
 from collections.abc import Sequence
 
 from ... import __version__
@@ -80,4 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 2
-    return int(args._run(args))
+    try:
+        return int(args._run(args))
+    except KeyboardInterrupt:  # Ctrl-C: the shell's convention (128 + SIGINT), no traceback
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (``minirnn ... | head``): stop quietly
+        # Python would report the failed flush of stdout at exit; point stdout at /dev/null instead
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer whose pipe closed
