@@ -10,11 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minirnn import Sequential
-from minirnn.layers import Dense, Dropout
+from minirnn.cells import SimpleRNNCell
+from minirnn.layers import Dense, Dropout, SimpleRNN
 from minirnn.testing import (
     SMOOTH_ACTIVATIONS,
     assert_agree_to_rounding,
     assert_gradients_match,
+    cell_cases,
     layer_configs,
     make_layer,
     recurrent_cases,
@@ -331,3 +333,94 @@ def test_the_same_seed_gives_bit_identical_training(spec, seed, batch_size):
 def test_make_layer_rejects_unknown_configs(bad):
     with pytest.raises(ValueError, match="config"):
         make_layer(bad)
+
+
+# -- user cells: strategies from the declarations, values that shrink (issue 14) ------------------------------
+
+def _example_cells():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "minirnn_example_cells.train_adding"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "examples" / "cells" / "train_adding.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    ta = sys.modules[name]
+    return {n: ta.load_cell(n) for n in ta.CELLS}
+
+
+EXAMPLE_CELLS = _example_cells()
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_CELLS))
+def test_every_example_cell_passes_the_gradient_property(name):
+    @settings(max_examples=6)
+    @given(cell_cases(EXAMPLE_CELLS[name], units=(1, 3), batch=(1, 2), steps=(1, 3), features=(1, 3)))
+    def gradients_match(case):
+        report = case.check(fast=True)
+        assert report.passed, report.table()
+        assert [c.name for c in report.checks][0] == "x" and not report.missing
+
+    gradients_match()
+
+
+def test_gain_parameters_are_drawn_near_one_and_biases_near_zero():
+    cls = EXAMPLE_CELLS["LayerNormLSTMCell"]
+    seen = []
+
+    @settings(max_examples=10)
+    @given(cell_cases(cls, units=2, features=2))
+    def collect(case):
+        seen.append(case)
+
+    collect()
+    for case in seen:
+        specs = case.cell.params(case.x.shape[2])
+        for n, v in case.params.items():
+            if specs[n].role == "gain":
+                assert np.all(np.abs(v - 1) <= 0.5) and np.all(np.abs(v) >= 0.25), n
+            else:
+                assert np.all(np.abs(v) <= 1.0), n
+
+
+def test_recurrent_cases_take_a_user_cell_class_and_a_layer_factory():
+    from minirnn.layers import RNN
+
+    peephole = EXAMPLE_CELLS["PeepholeLSTMCell"]
+
+    @settings(max_examples=4)
+    @given(recurrent_cases(layers=(peephole, lambda units: SimpleRNN(units, dtype="float64")), units=(1, 3)))
+    def check(case):
+        assert case.layer.built and case.x.ndim == 3
+        if isinstance(case.layer, RNN) and isinstance(case.layer.cell, peephole):
+            assert_gradients_match(case.layer, case.x, initial_state=case.initial_state, fast=True)
+
+    check()
+
+
+class _MutantElman(SimpleRNNCell):
+    """SimpleRNNCell with a mutation a gradient check sees: the projection gradient scaled by 1.5 at every step
+    (so dkernel, dbias, dU and dx are all wrong), whatever the values."""
+
+    def backward(self, d_states, cache):
+        g = super().backward(d_states, cache)
+        return g._replace(x=1.5 * g.x, recurrent=g.recurrent)
+
+
+def test_a_property_failing_on_a_mutant_shrinks_to_the_smallest_case():
+    seen = []
+
+    @settings(max_examples=20, derandomize=True, database=None)
+    @given(cell_cases(_MutantElman, units=(1, 3), batch=(1, 3), steps=(1, 3), features=(1, 2)))
+    def gradients_match(case):
+        seen.append(case)
+        assert case.check(fast=True, taylor=False).passed
+
+    with pytest.raises(AssertionError):
+        gradients_match()
+    smallest = seen[-1]  # Hypothesis replays the shrunk example last
+    assert smallest.x.shape == (1, 1, 1) and smallest.cell.units == 1
+    assert np.all(smallest.x == 0) and all(np.all(s == 0) for s in smallest.initial_states)

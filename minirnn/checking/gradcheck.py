@@ -206,7 +206,8 @@ class TaylorResult:
     """Remainders r(s) = |J(w + s d) - J(w) - s <g, d>| for decreasing steps s, and their log-log slope.
 
     ``slope`` is fitted over the (up to four) smallest steps whose remainder is above the noise floor
-    (``floor`` = ``TAYLOR_NOISE`` x the measured noise of J); it is NaN when fewer than two are. ``exact``
+    (``floor`` = ``TAYLOR_NOISE`` x the measured noise of J, or of the rounding of the largest J a probe
+    saw); it is NaN when fewer than two are. ``exact``
     means r is at the floor at the smallest step: J is linear along d there and g predicts it exactly.
     ``smooth`` is False when J is visibly not smooth along d at the test's steps (a relu kink crossed):
     the even part (e(s) + e(-s)) / 2 of the signed remainders, which is a s^2 for a smooth J whatever g
@@ -291,7 +292,10 @@ def taylor_test(f: Callable[[], float], w: Array, grad: Array, rng: np.random.Ge
     finally:
         w[...] = w0
     remainders = [abs(e_plus) for e_plus, _ in signed]
-    floor = TAYLOR_NOISE * float(noise)
+    # the noise measured at w, or the rounding of the largest J a probe saw (J(w) = 0 when every input is 0)
+    largest = max(abs(j0 + sign * s * slope_gd + e) for s, pair in zip(steps, signed)
+                  for sign, e in zip((1.0, -1.0), pair))
+    floor = TAYLOR_NOISE * max(float(noise), NOISE_ULPS * float(np.finfo(np.float64).eps) * largest)
     order = np.argsort(steps)  # smallest first
     above = [k for k in order if remainders[k] > floor][:TAYLOR_FIT_POINTS]
     slope = float("nan")
@@ -540,9 +544,13 @@ def _fd_array(loss: Callable[[], float], w: Array, g: Array, *, h: float, tol: f
     def noise(s: float, coefficients: float = 1.5) -> float:
         return NOISE_FACTOR * coefficients * sigma / s
 
-    D1 = np.array([central(j, h) for j in range(count)])
-    D2 = np.array([central(j, 2 * h) for j in range(count)])
+    values = np.array([[phi(j, h), phi(j, -h), phi(j, 2 * h), phi(j, -2 * h)] for j in range(count)])
+    D1 = (values[:, 0] - values[:, 1]) / (2 * h)
+    D2 = (values[:, 2] - values[:, 3]) / (4 * h)
     R = (4 * D1 - D2) / 3
+    # sigma was measured at the base point; at the probe points J itself may be larger (J(w) = 0 exactly when
+    # every input is 0): never less than the rounding of the largest J a probe saw
+    sigma = max(sigma, NOISE_ULPS * np.finfo(np.float64).eps * float(np.max(np.abs(values), initial=0.0)))
     est = R.copy()
     allow = np.full(count, noise(h))
     steps = np.full(count, h)

@@ -14,11 +14,28 @@ relu or hard_sigmoid, where finite differences and float32/float64 comparisons a
 
 Sizes are given as an int (fixed), a ``(min, max)`` tuple, or any Hypothesis strategy.
 
+Open to your own code (the values here come from ``hypothesis.extra.numpy.arrays`` with bounded
+elements, so a failing property shrinks to small shapes *and* simple values, e.g. B = T = 1, zeros):
+
+    cell_cases(cell, ...)                                any cell class, factory ``f(units)`` or instance,
+                                                        parameters drawn by their declared role (a gain
+                                                        near 1, a bias or vector, a matrix / sqrt(rows)),
+                                                        x and the initial states: a ``CellCase``
+    param_values(spec)                                  one declared ``Param``'s values, by role
+    recurrent_cases(layers=(MyCell, factory, "lstm"))   a Cell class (run as ``RNN(MyCell(units))``) or a
+                                                        layer factory ``f(units)`` beside the built-in names
+
+Degenerate values are kept out as Hypothesis assumptions, not by luck: gains with |g| < ``min_gain``
+are rejected, and an example whose gradient check has entries it cannot judge (a relu pre-activation
+within a step of its kink) is rejected by ``CellCase.check`` and ``assert_gradients_match``.
+
 Assertion helpers:
 
     assert_gradients_match(subject, ...)     the float64 gradient check of ``minirnn.checking.gradcheck``
                                              (cell, layer, model or a finished report)
     assert_agree_to_rounding(low, ref, n)    |low - ref| <= n eps(low.dtype) (scale + |ref|)
+    assert_forward_matches(cell, step, ...)  the driver's forward against your plain one-step reference
+                                             function, written from the paper, at every step
 
 Testing your own cell follows the protocol of ``minirnn.cells.base`` (a ``Cell`` with one step forward
 and one step backward); ``examples/cells/`` holds worked examples from papers.
@@ -46,17 +63,19 @@ from typing import Any
 import numpy as np
 
 try:
+    from hypothesis import assume, reject
     from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("minirnn.checking.testing needs Hypothesis: pip install 'minirnn[test]' "
                       "(or pip install hypothesis)") from e
 
 from .. import activations as activations_mod
-from ..cells import Cell
-from ..layers import GRU, LSTM, Dense, SimpleRNN
+from ..cells import Cell, Param, driver
+from ..layers import GRU, LSTM, RNN, Dense, SimpleRNN
 from ..layers.base import Layer
 from ..model import Sequential
-from .gradcheck import GradCheckReport, check_cell, check_layer, check_model
+from .gradcheck import GradCheckReport, check_cell, check_kernel, check_layer, check_model, validate_cell
 
 Array = np.ndarray
 
@@ -236,13 +255,42 @@ def recurrent_cases(draw: Any, layers: Any = RECURRENT_LAYERS, activations: Any 
         ...     assert len(case.initial_state) == 2 and case.layer.built and case.x.ndim == 3
         >>> check()
     """
+    user = [v for v in _as_tuple(layers) if not isinstance(v, str)]
     for name in _as_tuple(layers):
-        if name not in RECURRENT_LAYERS:
-            raise ValueError(f"layers must be chosen from {RECURRENT_LAYERS}; got {name!r}")
-    config = draw(layer_configs(layers, activations, units, return_sequences, return_state, use_bias,
-                                recurrent_activations))
+        if isinstance(name, str) and name not in RECURRENT_LAYERS:
+            raise ValueError(f"layers must be chosen from {RECURRENT_LAYERS}, a Cell class or a layer factory; "
+                             f"got {name!r}")
+        if not isinstance(name, str) and not callable(name):
+            raise TypeError(f"layers entries must be names, Cell classes or layer factories f(units); got {name!r}")
+    if user:  # user code: a Cell class (-> RNN(cls(units))) or a factory f(units) -> Layer; no built-in options
+        choice = draw(st.sampled_from(list(_as_tuple(layers))))
+    else:
+        choice = None
     x = draw(sequence_batches(batch, steps, features, dtypes))
     seed = draw(SEEDS)
+    if choice is not None and not isinstance(choice, str):
+        H = draw(_sizes("units", units))
+        rs, rst = draw(_flag("return_sequences", return_sequences)), draw(_flag("return_state", return_state))
+        if isinstance(choice, type) and issubclass(choice, Cell):
+            layer = RNN(choice(H), return_sequences=rs, return_state=rst, dtype=x.dtype, seed=seed % 2**31)
+        else:
+            layer = choice(H)
+            if not isinstance(layer, Layer):
+                raise TypeError(f"a layer factory must return a minirnn Layer; {choice!r} returned "
+                                f"{type(layer).__name__}")
+        config = {"layer": getattr(choice, "__name__", repr(choice)), "units": H}
+        layer.build(x.shape[1:])
+        layer.set_weights(draw(weight_sets([w.shape for w in layer.get_weights()], x.dtype)))
+        states = None
+        if draw(_flag("initial_state", initial_state)) and isinstance(layer, RNN):
+            rng = np.random.default_rng(seed)
+            states = [(0.5 * rng.standard_normal((x.shape[0], n))).astype(x.dtype)
+                      for n in layer.cell.state_sizes.values()]
+        return RecurrentCase(layer, x, states, config, seed)
+    if choice is not None:
+        layers = (choice,)
+    config = draw(layer_configs(layers, activations, units, return_sequences, return_state, use_bias,
+                                recurrent_activations))
     layer = make_layer(config, x.dtype, seed=seed % 2**31)
     layer.build(x.shape[1:])
     layer.set_weights(draw(weight_sets([w.shape for w in layer.get_weights()], x.dtype)))
@@ -258,15 +306,120 @@ def _as_tuple(value: Any) -> tuple:
     return tuple(value) if isinstance(value, (list, tuple)) else ()
 
 
+# -- user cells: values through hypothesis.extra.numpy.arrays, so failures shrink ----------------------------
+
+def _bounded(shape: tuple[int, ...], bound: float) -> st.SearchStrategy:
+    return arrays(np.float64, shape, elements=st.floats(-bound, bound, allow_nan=False, allow_infinity=False,
+                                                        allow_subnormal=False))
+
+
+@st.composite
+def param_values(draw: Any, spec: Param, scale: float = 1.0, min_gain: float = 0.25) -> Array:
+    """Values for one declared parameter, by its role: a matrix U(-1, 1) scale / sqrt(rows) (pre-activations
+    O(1) at any size), a gain 1 + U(-1/2, 1/2) scale (|gain| >= ``min_gain`` assumed: a gain near 0 hides its
+    input), a bias or a vector U(-1, 1) scale. Shrinks toward 0 (a gain toward 1).
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, database=None)
+        ... @given(param_values(Param((3,), "ones", "gain")))
+        ... def check(g):
+        ...     assert g.shape == (3,) and np.all(np.abs(g - 1) <= 0.5)
+        >>> check()
+    """
+    if not isinstance(spec, Param):
+        raise TypeError(f"spec must be a minirnn.cells.Param; got {type(spec).__name__}")
+    if spec.role == "matrix":
+        return draw(_bounded(spec.shape, 1.0)) * (scale / np.sqrt(spec.shape[0]))
+    if spec.role == "gain":
+        g = 1.0 + draw(_bounded(spec.shape, 0.5 * scale))
+        assume(bool(np.all(np.abs(g) >= min_gain)))
+        return g
+    return draw(_bounded(spec.shape, scale))
+
+
+@dataclass
+class CellCase:
+    """A cell with concrete float64 values: x (B, T, D), its parameters by name, one initial state per state."""
+
+    cell: Cell
+    x: Array
+    params: dict[str, Array]
+    initial_states: tuple[Array, ...]
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        return tuple(int(n) for n in self.x.shape)  # type: ignore[return-value]
+
+    def forward(self, **kwargs: Any):
+        """``driver.forward`` on these values: (outputs (B, T, n_0), final states, cache)."""
+        return driver.forward(self.cell, self.x, self.params, list(self.initial_states), **kwargs)
+
+    def check(self, reject_kinks: bool = True, **options: Any) -> GradCheckReport:
+        """The gradient check of ``check_cell`` at exactly these values (x, every initial state, every
+        parameter). With ``reject_kinks`` an example with entries the check cannot judge (a kink within a step)
+        is rejected as a Hypothesis assumption instead of failing."""
+        names = list(self.cell.state_sizes)
+        inputs = {"x": self.x.copy(), **{f"initial {n}": s.copy() for n, s in zip(names, self.initial_states)},
+                  **{n: v.copy() for n, v in self.params.items()}}
+
+        def forward(a):
+            y, final, cache = driver.forward(self.cell, a["x"], {n: a[n] for n in self.params},
+                                             [a[f"initial {n}"] for n in names])
+            return [y, *final], cache
+
+        def backward(cache, d):
+            g = driver.backward(cache, d[0], d[1:])
+            return {"x": g.dx, **{f"initial {n}": s for n, s in zip(names, g.initial_states)}, **g.params}
+
+        report = check_kernel(forward, backward, inputs, title=f"{self.cell!r} on x{self.x.shape}", **options)
+        if reject_kinks and report.not_judged and not any(c.verdict == "FAIL" for c in report.checks):
+            reject()
+        return report
+
+
+def _make_cell(cell: Any, units: int) -> Cell:
+    made = cell(units) if isinstance(cell, type) or not isinstance(cell, Cell) else cell
+    return validate_cell(made)
+
+
+@st.composite
+def cell_cases(draw: Any, cell: Any, units: Any = (1, 4), batch: Any = (1, 3), steps: Any = (1, 4),
+               features: Any = (1, 3), scale: float = 1.0, min_gain: float = 0.25) -> CellCase:
+    """A ``CellCase`` for any cell: ``cell`` a Cell class or a factory (called with the drawn units) or an
+    instance (its units fixed). Parameters by their declared roles (``param_values``), x U(-2, 2), initial
+    states U(-1, 1), all through ``hypothesis.extra.numpy.arrays``: failures shrink to B = T = D = 1,
+    one unit and values near 0.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> from minirnn.cells import LSTMCell
+        >>> @settings(max_examples=3, deadline=None, database=None)
+        ... @given(cell_cases(LSTMCell, units=(1, 2), steps=(1, 2)))
+        ... def gradients_match(case):
+        ...     assert case.check(fast=True).passed
+        >>> gradients_match()
+    """
+    H = draw(_sizes("units", units)) if not isinstance(cell, Cell) else cell.units
+    made = _make_cell(cell, H)
+    B, T, D = draw(_sizes("batch", batch)), draw(_sizes("steps", steps)), draw(_sizes("features", features))
+    params = {n: draw(param_values(spec, scale, min_gain), label=n) for n, spec in made.params(D).items()}
+    x = draw(_bounded((B, T, D), 2.0), label="x")
+    states = tuple(draw(_bounded((B, n), 1.0), label=f"initial {name}") for name, n in made.state_sizes.items())
+    return CellCase(made, x, params, states)
+
+
 # -- assertion helpers --------------------------------------------------------------------------------
 
-def assert_gradients_match(subject: Any, *args: Any, **kwargs: Any) -> GradCheckReport:
+def assert_gradients_match(subject: Any, *args: Any, reject_kinks: bool = True, **kwargs: Any) -> GradCheckReport:
     """Run the float64 gradient check that fits ``subject`` and raise AssertionError (with the report's
     table) unless every array passes; return the report.
 
     ``subject`` is a ``minirnn.cells.Cell`` (``check_cell(subject, **kwargs)``), a ``Layer``
     (``check_layer(subject, *args, **kwargs)``), a compiled ``Sequential``
-    (``check_model(subject, x, y, **kwargs)``) or a ``GradCheckReport`` (asserted as it is).
+    (``check_model(subject, x, y, **kwargs)``) or a ``GradCheckReport`` (asserted as it is). With
+    ``reject_kinks``, a report that fails only because some entries could not be judged (a kink within a
+    step) rejects the Hypothesis example instead (call it inside ``@given``).
 
     Example:
         >>> import numpy as np
@@ -289,8 +442,63 @@ def assert_gradients_match(subject: Any, *args: Any, **kwargs: Any) -> GradCheck
         raise TypeError(f"subject must be a Cell, a Layer, a Sequential or a GradCheckReport; "
                         f"got {type(subject).__name__}")
     if not report.passed:
+        if reject_kinks and report.not_judged and not any(c.verdict == "FAIL" for c in report.checks) \
+                and report.problem is None and not report.missing:
+            reject()  # a degenerate example (a kink within a step), not a wrong gradient
         raise AssertionError("gradients do not match:\n" + report.table())
     return report
+
+
+def assert_forward_matches(cell: Cell, step: Any, x: Any, params: dict, initial_states: Any = None, *,
+                           tol: float = 1e-10, **forward_options: Any) -> float:
+    """Assert that the driver's forward of ``cell`` equals your plain reference, step by step.
+
+    ``step(x_t, states, params) -> new states`` (a tuple in ``cell.state_sizes`` order, the output first)
+    is one time step written directly from the paper, with none of the cell's layout tricks; x (B, T, D);
+    ``initial_states`` (default zeros). Every step's states must agree within ``tol`` (max(1, |reference|)).
+    ``forward_options`` go to ``driver.forward`` (none that change the math: use the reference for that).
+    Returns the largest error relative to that bound.
+
+    Example:
+        >>> import numpy as np
+        >>> from minirnn.cells import SimpleRNNCell
+        >>> rng = np.random.default_rng(0)
+        >>> p = {"kernel": rng.standard_normal((2, 3)), "recurrent_kernel": rng.standard_normal((3, 3)),
+        ...      "bias": rng.standard_normal(3)}
+        >>> elman = lambda x, s, p: (np.tanh(x @ p["kernel"] + s[0] @ p["recurrent_kernel"] + p["bias"]),)
+        >>> assert_forward_matches(SimpleRNNCell(3), elman, rng.standard_normal((2, 4, 2)), p) < 1
+        True
+    """
+    cell = validate_cell(cell)
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"x must have shape (batch, steps, features); got {x.shape}")
+    B, T, _ = x.shape
+    names = list(cell.state_sizes)
+    if initial_states is None:
+        initial_states = [np.zeros((B, n)) for n in cell.state_sizes.values()]
+    params = {n: np.asarray(v, dtype=np.float64) for n, v in params.items()}
+    _, _, cache = driver.forward(cell, x, params, list(initial_states), **forward_options)
+    states = tuple(np.asarray(s, dtype=np.float64) for s in initial_states)
+    worst = 0.0
+    for t in range(T):
+        states = tuple(np.asarray(s, dtype=np.float64) for s in step(x[:, t], states, params))
+        if len(states) != len(names):
+            raise ValueError(f"the reference step must return {len(names)} states ({', '.join(names)}); "
+                             f"got {len(states)}")
+        for name, ref in zip(names, states):
+            got = cache.states[name][t + 1]
+            if got.shape != ref.shape:
+                raise AssertionError(f"state {name!r} at step {t + 1}: shape {got.shape}, reference {ref.shape}")
+            bound = tol * np.maximum(1.0, np.abs(ref))
+            ratio = np.abs(got - ref) / bound
+            if not np.all(ratio <= 1):  # NaN-safe: a NaN never satisfies <= 1
+                k = np.unravel_index(int(np.argmax(np.where(np.isnan(ratio), np.inf, ratio))), ratio.shape)
+                raise AssertionError(f"{type(cell).__name__} forward differs from the reference: state {name!r} "
+                                     f"at step {t + 1} of {T}, entry {tuple(int(i) for i in k)}: {got[k]!r} vs "
+                                     f"{ref[k]!r} (tol {tol:g} x max(1, |reference|))")
+            worst = max(worst, float(np.max(ratio, initial=0.0)))
+    return worst
 
 
 def assert_agree_to_rounding(low: Any, reference: Any, n_ops: float, *, scale: float = 1.0,
