@@ -34,6 +34,11 @@ called a FAIL, each probe an honest reason a correct gradient can disagree:
    *not judged* (and the report does not pass: an unchecked entry is not a PASS); when they agree (J is
    smooth there) and g_k matches neither, it is a FAIL.
 
+Why not ``scipy.differentiate.derivative`` (measured on a directional derivative of the layer-normalised LSTM,
+seed 95): 11 to 27 evaluations of J for relative errors 6e-13 to 3e-9 (default initial step 0.5: steps that
+large cross relu kinks), against 4 evaluations and 7e-11 for the extrapolation above (plain central
+differences: 1.1e-8). The accuracy the check needs is 1e-9; the cost decides.
+
 Sensitivity: an additive error of 1e-6 max|g| in any single entry is an error of 5e-7 S, five times the
 tolerance, above every allowance above unless rounding itself (sigma / h) is that large: the row's
 ``resolution`` says what it could see. Tests: tests/test_gradcheck_coverage.py.
@@ -53,7 +58,8 @@ Fast mode (``fast=True``, like ``torch.autograd.gradcheck(fast_mode=True)``): in
 ``directions`` (2) seeded random unit directions v per array, entries of v of random sign and magnitude in
 [0.5, 1.5] before normalising (so no entry is left out of a direction), and the analytic <g, v> compared
 with R along v, with S = ||g|| + max|R| and ``DEFAULT_FAST_TOLERANCE`` (1e-8: an error e in one of n entries
-moves <g, v> by at least e / (2 sqrt n)). A whole model costs a few forward passes per array.
+moves <g, v> by at least e / (2 sqrt n)). The Taylor test runs on its five smallest steps there. A whole
+model costs about 20 forward passes per array.
 
 What is checked (every entry point returns a ``GradCheckReport``):
 
