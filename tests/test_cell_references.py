@@ -311,3 +311,49 @@ def test_a_fully_padded_row_carries_its_initial_states_and_passes_their_gradient
     g = driver.backward(cache, None, d_final)
     assert all(np.all(gs[1] == df[1]) for gs, df in zip(g.initial_states, d_final))
     assert np.all(g.dx[1] == 0)
+
+
+# -- declarations and registration (what loading and the checker read) -----------------------------------
+
+ROLES = {
+    "SimpleRNN tanh": {"kernel": "matrix", "recurrent_kernel": "matrix", "bias": "bias"},
+    "LSTM": {"kernel": "matrix", "recurrent_kernel": "matrix", "bias": "bias"},
+    "GRU": {"kernel": "matrix", "recurrent_kernel": "matrix", "bias": "bias"},
+    "NoForgetLSTM": {"kernel": "matrix", "recurrent_kernel": "matrix", "bias": "bias"},
+    "PeepholeLSTM": {"kernel": "matrix", "recurrent_kernel": "matrix", "bias": "bias", "p_i": "vector",
+                     "p_f": "vector", "p_o": "vector"},
+    "LayerNormLSTM": {"kernel": "matrix", "recurrent_kernel": "matrix", "gain_x": "gain", "bias_x": "bias",
+                      "gain_h": "gain", "bias_h": "bias", "gain_c": "gain", "bias_c": "bias"},
+    "IndRNN": {"kernel": "matrix", "bias": "bias", "u": "vector"},
+    "LSTMP": {"kernel": "matrix", "recurrent_kernel": "matrix", "bias": "bias", "projection": "matrix"},
+    "MGU": {"kernel": "matrix", "recurrent_kernel": "matrix", "bias": "bias"},
+}
+
+
+@pytest.mark.parametrize("name", list(ROLES))
+def test_every_cell_declares_its_parameters_with_their_roles(name):
+    cell = CASES[name][0]()
+    assert {n: s.role for n, s in cell.params(2).items()} == ROLES[name]
+
+
+def test_registration_and_registered_names():
+    from minirnn.cells import CELLS, Cell, register_cell
+    from minirnn.cells.base import registered_name
+
+    assert registered_name(LSTMCell(2)) == "LSTMCell" and CELLS["GRUCell"] is GRUCell
+
+    class Local(SimpleRNNCell):  # never registered: its class name
+        pass
+
+    assert registered_name(Local(2)) == "Local" and "Local" not in CELLS
+    try:
+        named = register_cell(name="_issue14_named")(type("Named", (SimpleRNNCell,), {}))
+        assert CELLS["_issue14_named"] is named and registered_name(named(2)) == "_issue14_named"
+        assert register_cell(name="_issue14_named")(named) is named  # the same class again: accepted
+        with pytest.raises(ValueError, match="already registered"):
+            register_cell(name="_issue14_named")(type("Other", (SimpleRNNCell,), {}))
+        with pytest.raises(TypeError, match="Cell subclass"):
+            register_cell(int)
+        assert issubclass(named, Cell)
+    finally:
+        CELLS.pop("_issue14_named", None)
