@@ -134,12 +134,55 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
+def softmax(z: Array) -> Array:
+    """Softmax over the last axis, shifted by the row maximum so that exp never overflows.
+
+    Shapes: z (..., K) -> y (..., K), each row summing to 1:  y_k = exp(z_k - m) / sum_j exp(z_j - m),
+    m = max_j z_j.
+
+    Example:
+        >>> import numpy as np
+        >>> softmax(np.array([[0.0, np.log(3.0)]])).round(6).tolist()
+        [[0.25, 0.75]]
+    """
+    y = z - z.max(axis=-1, keepdims=True)
+    np.exp(y, out=y)
+    y /= y.sum(axis=-1, keepdims=True)
+    return y
+
+
+def softmax_vjp(y: Array, dy: Array) -> Array:
+    """dL/dz from dL/dy through y = softmax(z) on the last axis, without forming the (K, K) Jacobian.
+
+    Shapes: y, dy (..., K) -> dz (..., K). The Jacobian is dy_i/dz_j = y_i (1[i = j] - y_j), so
+
+        dz_j = sum_i dy_i y_i (1[i = j] - y_j) = y_j (dy_j - sum_i dy_i y_i)
+
+    Example:
+        >>> import numpy as np
+        >>> y = softmax(np.zeros((1, 2)))
+        >>> softmax_vjp(y, np.array([[1.0, 1.0]])).tolist()      # a constant shift of dy changes nothing
+        [[0.0, 0.0]]
+    """
+    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+
+
+# Not in ACTIVATIONS: softmax is not element-wise, so the kernels and cells (which store a' from y element by
+# element) cannot use it; Dense applies it itself (minirnn.layers.core) and get() explains the refusal.
+NOT_ELEMENTWISE = ("softmax",)
+
+
 def get(name: str | None) -> Activation:
     """Look up an activation by Keras name (``None`` means ``'linear'``, as in Keras)."""
     if name is None:
         name = "linear"
     if not isinstance(name, str):
         raise TypeError(f"activation must be a string name, one of {sorted(ACTIVATIONS)}; got {name!r}")
+    if name in NOT_ELEMENTWISE:
+        raise ValueError(
+            f"activation {name!r} is not element-wise (it normalises over the last axis): Dense accepts it as an "
+            f"output activation (Dense(units, activation={name!r}), also inside TimeDistributed), but recurrent "
+            f"layers and cells need an element-wise activation, one of {sorted(ACTIVATIONS)}")
     try:
         return ACTIVATIONS[name]
     except KeyError:

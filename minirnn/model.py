@@ -57,6 +57,13 @@ class NonFiniteOutputError(FloatingPointError):
     """A forward pass produced NaN or Inf (for example a relu LSTM whose cell state exploded)."""
 
 
+class _LogitsGradient:
+    """dL/dz for the last layer's logits z, when the loss was computed from them (``Sequential._output_logits``)."""
+
+    def __init__(self, grad: Array) -> None:
+        self.grad = grad
+
+
 class History:
     """What ``fit`` returns: ``history['loss']`` (and ``'val_loss'``), one value per epoch."""
 
@@ -85,6 +92,7 @@ class Sequential:
         self.compiled_metrics: list = []           # as given to compile (names or Metric objects)
         self.resolved_metrics: list | None = None  # Metric objects, resolved from the first data seen
         self.stop_training = False
+        self.divergence: TrainingDivergedError | None = None  # the error fit did not raise (TerminateOnNaN)
         self.history: History | None = None
         for layer in layers or []:
             self.add(layer)
@@ -136,7 +144,6 @@ class Sequential:
             self.optimizer.release(self)
         self.optimizer, self.loss = optimizer, loss
         self.compiled_metrics, self.resolved_metrics = compiled_metrics, None
-
 
     @property
     def metrics_names(self) -> list[str]:
@@ -209,16 +216,34 @@ class Sequential:
         after ``Masking``) restricts the loss to the real steps (``Loss.value_and_grad(mask=...)``)."""
         return self._forward_loss_and_mask(x, y, training, rng)[:4]
 
-    def _forward_loss_and_mask(self, x: Array, y: Array, training: bool, rng: np.random.Generator | None) -> tuple:
-        """``(loss, dL/dy_hat, y_hat, caches, output step mask or None)``."""
+    def _forward_loss_and_mask(self, x: Array, y: Array, training: bool, rng: np.random.Generator | None,
+                               sample_weight: Array | None = None) -> tuple:
+        """``(loss, dL/dy_hat, y_hat, caches, output step mask or None)``; dL/dy_hat may be a
+        ``_LogitsGradient`` (the loss was computed from the output layer's logits, see ``_output_logits``)."""
         y_hat, caches, mask = self._forward(x, training, rng, return_mask=True)
-        return (*self._loss_value_and_grad(y, y_hat, mask), y_hat, caches, mask)
+        logits = self._output_logits(caches)
+        return (*self._loss_value_and_grad(y, y_hat, mask, logits, sample_weight), y_hat, caches, mask)
 
-    def _loss_value_and_grad(self, y: Array, y_hat: Array, mask: Array | None) -> tuple:
+    def _output_logits(self, caches: list) -> Array | None:
+        """The last layer's logits when it is a softmax or sigmoid ``Dense``: Keras's activations attach them
+        to their output (``_keras_logits``) and its crossentropies, losses and metrics, then use them with
+        ``from_logits`` forced on. Not through TimeDistributed: Keras's reshape drops them."""
+        output_logits = getattr(self.layers[-1], "output_logits", None)
+        return None if output_logits is None else output_logits(caches[-1])
+
+    def _loss_value_and_grad(self, y: Array, y_hat: Array, mask: Array | None, logits: Array | None = None,
+                             sample_weight: Array | None = None) -> tuple:
+        loss = self.loss
+        if logits is not None and getattr(loss, "reads_output_logits", False):
+            loss, y_hat = loss.logits_twin(), logits
+        else:
+            logits = None
         # a Loss subclass written for value_and_grad(y_true, y_pred) keeps working on unmasked outputs
-        if mask is None:
-            return self.loss.value_and_grad(y, y_hat)
-        return self.loss.value_and_grad(y, y_hat, mask=mask)
+        if mask is None and sample_weight is None:
+            value, grad = loss.value_and_grad(y, y_hat)
+        else:
+            value, grad = loss.value_and_grad(y, y_hat, sample_weight=sample_weight, mask=mask)
+        return (value, grad) if logits is None else (value, _LogitsGradient(grad))
 
     def reset_states(self) -> None:
         """Forget the carried state of every stateful recurrent layer."""
@@ -233,6 +258,11 @@ class Sequential:
         """The weight gradients (``get_weights`` order) and dL/dx for the model input."""
         grads: list[list[Array]] = []
         for layer, cache in zip(reversed(self.layers), reversed(caches)):
+            if isinstance(dy, _LogitsGradient):  # the loss was taken from this (last) layer's logits
+                g = layer.backward_from_logits(cache, dy.grad.astype(layer.dtype, copy=False))
+                grads.append(list(g.params.values()))
+                dy = g.dx
+                continue
             # A layer's output has its dtype (_forward casts at each boundary), so its gradient is rounded
             # to that dtype too, as the gradient of Keras's cast is: matters when dtypes are mixed.
             g = layer.backward(cache, dy.astype(layer.dtype, copy=False))
@@ -257,9 +287,14 @@ class Sequential:
     def _loss_and_gradients(self, x, y, training, rng):
         return self._loss_gradients_output(x, y, training, rng)[:2]
 
-    def _loss_gradients_output(self, x, y, training, rng):
-        loss, dy, y_hat, caches, mask = self._forward_loss_and_mask(x, y, training, rng)
-        return float(loss), self._backward(caches, dy), y_hat, mask
+    def _loss_gradients_output(self, x, y, training, rng, sample_weight=None):
+        """``(loss, grads, y_hat, output step mask, output logits or None)``."""
+        # NumPy's floating-point warnings stay inside: a non-finite loss or gradient is reported once, by the
+        # caller's check (TrainingDivergedError), not by a dozen RuntimeWarnings pointing into the kernels
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss, dy, y_hat, caches, mask = self._forward_loss_and_mask(x, y, training, rng, sample_weight)
+            grads = self._backward(caches, dy)
+        return float(loss), grads, y_hat, mask, self._output_logits(caches)
 
     def _train_step(self, *args: Any, **kwargs: Any) -> float:
         """One training step (``_train_step_body``), all or nothing: if it raises, the weights, the optimizer
@@ -272,10 +307,11 @@ class Sequential:
             raise
 
     def _train_step_body(self, x: Array, y: Array, rng: np.random.Generator | None, where: str,
-                    metrics: metrics_mod.MeanTracker | None = None) -> float:
-        loss, grads, y_hat, mask = self._loss_gradients_output(x, y, True, rng)
+                    metrics: metrics_mod.MeanTracker | None = None, sample_weight: Array | None = None) -> float:
+        loss, grads, y_hat, mask, logits = self._loss_gradients_output(x, y, True, rng, sample_weight)
         if metrics is not None:  # as Keras: on this step's training-mode predictions, before the update
-            metrics.update(y, y_hat, mask)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                metrics.update(y, y_hat, mask, logits=logits, sample_weight=sample_weight)
         advice = "try a lower learning rate, clipnorm, or tanh instead of relu"
         if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads):
             what = f"the loss became {loss}" if not np.isfinite(loss) else "a gradient became non-finite"
@@ -312,7 +348,7 @@ class Sequential:
             validation_split: float = 0.0, validation_data: tuple | None = None, verbose: int = 1,
             seed: int | None = None,
             callbacks: Sequence[callbacks_mod.Callback | Callable[[int, dict], Any]] | None = None,
-            initial_epoch: int = 0) -> History:
+            initial_epoch: int = 0, sample_weight: Any = None, class_weight: dict | None = None) -> History:
         """Train for ``epochs`` passes over (x, y), as Keras's ``fit``:
 
         * validation_split takes the *last* fraction of the samples, before any shuffling;
@@ -343,10 +379,14 @@ class Sequential:
                 or not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be a number in [0, 1); got {validation_split!r}")
         x, y = self._check_xy(x, y)
+        sample_weight = _check_sample_weight(sample_weight, class_weight, len(x))
+        sw_val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            x_val, y_val = self._check_xy(*validation_data, names=("validation x", "validation y"))
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
+            x_val, y_val = self._check_xy(*validation_data[:2], names=("validation x", "validation y"))
+            if len(validation_data) == 3:
+                sw_val = _check_sample_weight(validation_data[2], None, len(x_val), "validation sample_weight")
         elif validation_split:
             split_at = int(len(x) * (1.0 - validation_split))
             if split_at == 0 or split_at == len(x):
@@ -354,15 +394,19 @@ class Sequential:
                                  f"samples out of {len(x)}")
             x, x_val = x[:split_at], x[split_at:]
             y, y_val = y[:split_at], y[split_at:]
+            if sample_weight is not None:  # as Keras: the split comes first, so class weights stay in training
+                sample_weight, sw_val = sample_weight[:split_at], sample_weight[split_at:]
         else:
             x_val = y_val = None
+        if class_weight is not None:
+            sample_weight = _class_weight_to_sample_weight(class_weight, y)
         cbs = callbacks_mod.CallbackList(callbacks, self)
         resolved = self._resolve_metrics(y, x.shape)
         root = np.random.SeedSequence(seed)
 
         history = History()
         self.history = history
-        self.stop_training = False
+        self.stop_training, self.divergence = False, None
         n = len(x)
         n_batches = -(-n // batch_size)
         cbs.on_train_begin({})
@@ -375,17 +419,30 @@ class Sequential:
             start_time = time.perf_counter()
             cbs.on_epoch_begin(epoch, {})
             bar = _ProgressBar(epoch, epochs, n_batches, live=verbose == 1) if verbose else None
-            xs, ys = x, y
+            xs, ys, sws = x, y, sample_weight
             if shuffle:  # one gather per epoch in the epoch's order; every batch is then a view, not a copy
                 order = shuffle_rng.permutation(n)
                 xs, ys = x[order], y[order]
+                sws = None if sample_weight is None else sample_weight[order]
             total, seen = 0.0, 0
             tracker = metrics_mod.MeanTracker(resolved)
             for b in range(n_batches):
                 cbs.on_train_batch_begin(b, {})
                 sl = slice(b * batch_size, (b + 1) * batch_size)
                 xb, yb = xs[sl], ys[sl]
-                loss = self._train_step(xb, yb, dropout_rng, f"epoch {epoch + 1}, batch {b + 1}", tracker)
+                try:
+                    loss = self._train_step(xb, yb, dropout_rng, f"epoch {epoch + 1}, batch {b + 1}", tracker,
+                                            None if sws is None else sws[sl])
+                except TrainingDivergedError as err:
+                    if not cbs.handles_divergence():
+                        raise
+                    # TerminateOnNaN: the step was not taken (last finite weights and optimizer state); the
+                    # batch ends with a NaN loss as in Keras, and the callback stops training
+                    self.divergence = err  # what TerminateOnNaN reports
+                    logs = {**logs, "loss": float("nan")}
+                    cbs.on_train_batch_end(b, dict(logs))
+                    self.stop_training = True
+                    break
                 total += loss * len(xb)
                 seen += len(xb)
                 logs = {"loss": total / seen, **tracker.result()}
@@ -395,35 +452,40 @@ class Sequential:
                 if self.stop_training:
                     break
             if x_val is not None:
-                logs.update({f"val_{k}": v for k, v in self._evaluate(x_val, y_val, batch_size).items()})
+                logs.update({f"val_{k}": v for k, v in self._evaluate(x_val, y_val, batch_size, sw_val).items()})
+            # as Keras, History and the progress line come after the user's callbacks, which may add to the
+            # logs (ReduceLROnPlateau adds learning_rate)
+            cbs.on_epoch_end(epoch, logs)
             history.append(epoch, logs)
             if verbose:
                 bar.finish(logs, time.perf_counter() - start_time)
-            cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         cbs.on_train_end(dict(logs))
         return history
 
-    def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: int = 0) -> float | list[float]:
+    def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: int = 0,
+                 sample_weight: Any = None) -> float | list[float]:
         """The loss on (x, y) with dropout off: the batch-size-weighted mean of the batch losses; with
-        compiled metrics, ``[loss, *metrics]`` in ``metrics_names`` order (as Keras returns them)."""
+        compiled metrics, ``[loss, *metrics]`` in ``metrics_names`` order (as Keras returns them).
+        ``sample_weight`` (N,) or shaped like the loss values weights them as in ``fit``."""
         self._require_compiled("evaluate")
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
         x, y = self._check_xy(x, y)
+        sample_weight = _check_sample_weight(sample_weight, None, len(x))
         self._resolve_metrics(y, x.shape)
         runtime.keep_freed_memory()
-        logs = self._evaluate(x, y, batch_size)
+        logs = self._evaluate(x, y, batch_size, sample_weight)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
-    def _evaluate(self, x: Array, y: Array, batch_size: int) -> dict[str, float]:
+    def _evaluate(self, x: Array, y: Array, batch_size: int, sample_weight: Array | None = None) -> dict[str, float]:
         total = 0.0
         tracker = metrics_mod.MeanTracker(self.resolved_metrics or [])
         carried = _carried_states(self.layers)
         try:
-            return self._evaluate_batches(x, y, batch_size, None, total, tracker)
+            return self._evaluate_batches(x, y, batch_size, sample_weight, total, tracker)
         except BaseException:  # a stateful layer keeps the state it carried before the call
             _restore_states(carried)
             raise
@@ -431,9 +493,11 @@ class Sequential:
     def _evaluate_batches(self, x, y, batch_size, sample_weight, total, tracker) -> dict[str, float]:
         for start in range(0, len(x), batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            y_hat, mask = self._inference(xb, start, return_mask=True)
-            total += float(self._loss_value_and_grad(yb, y_hat, mask)[0]) * len(xb)
-            tracker.update(yb, y_hat, mask)
+            swb = None if sample_weight is None else sample_weight[start:start + batch_size]
+            y_hat, mask, logits = self._inference(xb, start, return_mask=True, return_logits=True)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                total += float(self._loss_value_and_grad(yb, y_hat, mask, logits, swb)[0]) * len(xb)
+                tracker.update(yb, y_hat, mask, logits=logits, sample_weight=swb)
         return {"loss": total / len(x), **tracker.result()}
 
     def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> Array:
@@ -449,13 +513,16 @@ class Sequential:
             raise
         return np.concatenate(outs, axis=0)
 
-    def _inference(self, x: Array, offset: int = 0, return_mask: bool = False):
-        """Forward pass with dropout off (with ``return_mask``: ``(y, output step mask)``); NaN or Inf is
+    def _inference(self, x: Array, offset: int = 0, return_mask: bool = False, return_logits: bool = False):
+        """Forward pass with dropout off (with ``return_mask``: ``(y, output step mask)``, and with
+        ``return_logits`` also the logits the loss reads, see ``_output_logits``); NaN or Inf is
         reported with the layer that produced it."""
         carried = _carried_states(self.layers)
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error, not as warnings
-            y, _, mask = self._forward(x, False, None, return_mask=True)
+            y, caches, mask = self._forward(x, False, None, return_mask=True)
         if np.isfinite(y).all():
+            if return_logits:
+                return y, mask, self._output_logits(caches)
             return (y, mask) if return_mask else y
         _restore_states(carried)  # the second pass starts where the first did (and leaves the states there)
         h = x
@@ -574,6 +641,44 @@ class Sequential:
                " Non-trainable params: 0 (0.00 B)"]
         for text in out:
             print_fn(text)
+
+
+def _check_sample_weight(sample_weight: Any, class_weight: Any, n: int, name: str = "sample_weight") -> Array | None:
+    """``fit``'s sample weights as a float array of n rows (checked now, before training), or None."""
+    if class_weight is not None:
+        if sample_weight is not None:
+            raise ValueError("fit takes class_weight or sample_weight, not both (as Keras refuses them together)")
+        if not isinstance(class_weight, dict) or not all(
+                isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in class_weight):
+            raise TypeError(f"class_weight must be a dict {{class id: weight}}; got {class_weight!r}")
+        for k, v in class_weight.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+                raise ValueError(f"class_weight[{k}] must be a finite number; got {v!r}")
+        return None
+    if sample_weight is None:
+        return None
+    sw = np.asarray(sample_weight)
+    if sw.dtype == object or not (np.issubdtype(sw.dtype, np.number) or sw.dtype == bool) \
+            or np.issubdtype(sw.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be a real numeric array; got dtype {sw.dtype}")
+    if sw.ndim == 0 or sw.shape[0] != n:
+        raise ValueError(f"{name} must have one row per sample ({n}); got shape {sw.shape}")
+    if not np.isfinite(sw).all():
+        raise ValueError(f"{name} contains NaN or Inf")
+    return sw.astype(np.float64, copy=False)
+
+
+def _class_weight_to_sample_weight(class_weight: dict, y: Array) -> Array:
+    """Keras's ``class_weight_to_sample_weights``: the class of each sample (argmax of one-hot rows,
+    else the rounded id), its weight from the dict, 1 for classes not in it; shape (N,)."""
+    if y.ndim > 2:
+        raise ValueError(f"class_weight needs targets of shape (N,), (N, 1) or one-hot (N, C); got {y.shape} "
+                         f"(pass sample_weight instead)")
+    ids = y
+    if y.ndim > 1:
+        ids = y.argmax(axis=-1) if y.shape[-1] != 1 else y[:, 0]
+    ids = np.round(ids).astype(np.int64)
+    return np.array([float(class_weight.get(int(c), 1.0)) for c in ids])
 
 
 def _is_terminal(stream: Any) -> bool:

@@ -81,11 +81,38 @@ def check_finite_weight(name: str, given: Any, converted: Array) -> None:
                      f"{float(np.finfo(converted.dtype).max):.3g})")
 
 
+_REGULARIZER = "minirnn has no weight regularizers: add a penalty to the loss, or use weight_decay on the optimizer"
+_CONSTRAINT = "minirnn has no weight constraints"
+# Keras layer options minirnn knows and refuses (each with why), so that none is silently accepted and ignored.
+KERAS_UNIMPLEMENTED: dict[str, str] = {
+    **{f"{w}_regularizer": _REGULARIZER for w in ("kernel", "recurrent", "bias", "embeddings")},
+    "activity_regularizer": "minirnn has no activity regularizers",
+    **{f"{w}_constraint": _CONSTRAINT for w in ("kernel", "recurrent", "bias", "embeddings")},
+    "unroll": "minirnn's time loop is always a Python loop; unrolling would give the same numbers",
+    "use_cudnn": "minirnn runs on the CPU with NumPy only",
+    "implementation": "minirnn computes each gate block as Keras's default; with recurrent_dropout > 0 it draws "
+                      "one mask per gate as Keras 3 does",
+    "time_major": "inputs are always (batch, time, features)",
+    "trainable": "every minirnn layer is trained",
+    "batch_input_shape": "give input_shape (without the batch axis)",
+    "batch_size": "give input_shape (without the batch axis); stateful layers take the batch size from the data",
+    "input_dim": "give input_shape=(..., input_dim)",
+    "weights": "call set_weights after building the layer",
+    "autocast": "dtype is the layer's; inputs are cast to it",
+    "lora_rank": "minirnn has no LoRA",
+    "lora_alpha": "minirnn has no LoRA",
+    "sparse": "minirnn has no sparse gradients",
+    "quantization_config": "minirnn has no quantization",
+}
+
+
 class Layer:
     """Base class. Subclasses implement ``build``, ``compute_output_shape``, ``forward``, ``backward``."""
 
     def __init__(self, *, input_shape: Sequence[int] | None = None, dtype: str | np.dtype = "float32",
-                 name: str | None = None, seed: int | None = None):
+                 name: str | None = None, seed: int | None = None, **unknown: Any):
+        if unknown:
+            self._refuse_keywords(unknown)
         dtype = np.dtype(dtype)
         if dtype.name not in FLOAT_DTYPES:
             raise ValueError(f"dtype must be one of {FLOAT_DTYPES}; got {dtype.name!r}")
@@ -101,6 +128,36 @@ class Layer:
         self.params: dict[str, Array] = {}
         self.built = False
         self.built_input_shape: tuple | None = None
+
+    def _accepted_keywords(self) -> list[str]:
+        """Every keyword the layer's constructors take (its class and the classes it builds on)."""
+        import inspect
+
+        names: list[str] = []
+        own = True  # the first constructor is the class's own; a parent's required arguments come from the child
+        for klass in type(self).__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None or klass is object:
+                continue
+            for p in inspect.signature(init).parameters.values():
+                if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or p.name == "self" or p.name in names:
+                    continue
+                if own or p.default is not p.empty:
+                    names.append(p.name)
+            own = False
+        return names
+
+    def _refuse_keywords(self, unknown: dict) -> None:
+        """A Keras option minirnn does not implement, or an unknown keyword: a TypeError naming the layer, the
+        option and the accepted keywords (never accepted and ignored)."""
+        layer = type(self).__name__
+        accepted = ", ".join(self._accepted_keywords())
+        for key in unknown:
+            if key in KERAS_UNIMPLEMENTED:
+                raise TypeError(f"{layer} does not implement Keras's option {key!r} ({KERAS_UNIMPLEMENTED[key]}); "
+                                f"remove it. {layer} accepted keywords: {accepted}")
+        key = next(iter(unknown))
+        raise TypeError(f"{layer} got an unexpected keyword argument {key!r}; accepted keywords: {accepted}")
 
     # -- building ---------------------------------------------------------------------------------
     def build(self, input_shape: tuple) -> None:

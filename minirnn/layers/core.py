@@ -1,9 +1,10 @@
-"""Dense and Dropout layers.
+"""Dense, Dropout, Masking, Embedding and Input.
 
 Shapes: Dense maps (B, F) -> (B, U) or (B, T, F) -> (B, T, U) (it acts on the last axis, as in Keras);
 Dropout keeps the shape.
 
-    Dense:    y = a(x @ kernel + bias)
+    Dense:    z = x @ kernel + bias;  y = a(z), a element-wise, or softmax over the last axis:
+              y_k = exp(z_k) / sum_j exp(z_j),  backward dz = y * (dy - sum_K dy * y)  (a VJP, no Jacobian)
     Dropout:  y = x * m / (1 - rate), m ~ Bernoulli(1 - rate), in training only; identity otherwise
 
 Example:
@@ -17,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,8 +30,19 @@ from .base import Layer, LayerGrads, check_positive_int, check_rate
 Array = np.ndarray
 
 
+class _ActivatedCache(NamedTuple):
+    inner: Any      # the linear kernel's DenseCache
+    z: Array        # (..., U) the logits, kept for the crossentropies as Keras keeps ``_keras_logits``
+    y: Array        # (..., U) the activated output
+
+
 class Dense(Layer):
-    """Fully connected layer on the last axis (see the module docstring)."""
+    """Fully connected layer on the last axis (see the module docstring).
+
+    ``activation``: any element-wise activation of ``minirnn.activations`` or ``'softmax'``. After a
+    ``'softmax'`` or ``'sigmoid'`` Dense as the model's last layer, a crossentropy loss is computed from the
+    logits z, as Keras computes it from the ``_keras_logits`` its activations attach (``output_logits``).
+    """
 
     keras_name = "dense"
 
@@ -38,7 +50,7 @@ class Dense(Layer):
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros", **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int("units", units)
-        self.activation = activations.get(activation).name
+        self.activation = "softmax" if activation == "softmax" else activations.get(activation).name
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -60,11 +72,38 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (*input_shape[:-1], self.units)
 
+    # the activations whose logits Keras's crossentropies read instead of the clipped probabilities
+    LOGIT_ACTIVATIONS = ("softmax", "sigmoid")
+
     def forward(self, x: Array, *, training: bool = False, rng: np.random.Generator | None = None):
-        return dense_forward(x, self.params["kernel"], self.params.get("bias"), self.activation)
+        if self.activation not in self.LOGIT_ACTIVATIONS:
+            return dense_forward(x, self.params["kernel"], self.params.get("bias"), self.activation)
+        z, inner = dense_forward(x, self.params["kernel"], self.params.get("bias"), None)
+        if self.activation == "softmax":
+            y = activations.softmax(z)
+        else:
+            y = activations.get("sigmoid").forward(z, np.empty_like(z))
+        return y, _ActivatedCache(inner, z, y)
+
+    def output_logits(self, cache) -> Array | None:
+        """The logits z (shaped like the output) of a softmax or sigmoid Dense, else None."""
+        return cache.z if isinstance(cache, _ActivatedCache) else None
 
     def backward(self, cache, dy) -> LayerGrads:
-        dx, dk, db = dense_backward(cache, dy)
+        if isinstance(cache, _ActivatedCache):
+            dy = np.asarray(dy, dtype=cache.y.dtype)
+            if self.activation == "softmax":
+                dz = activations.softmax_vjp(cache.y, dy)
+            else:
+                dz = dy * cache.y * (1 - cache.y)
+            return self.backward_from_logits(cache, dz)
+        return self._grads(*dense_backward(cache, dy))
+
+    def backward_from_logits(self, cache, dz) -> LayerGrads:
+        """The gradients given dL/dz, the gradient of the logits (see ``output_logits``)."""
+        return self._grads(*dense_backward(cache.inner, dz))
+
+    def _grads(self, dx, dk, db) -> LayerGrads:
         grads = {"kernel": dk}
         if self.use_bias:
             grads["bias"] = db

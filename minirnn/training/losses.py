@@ -299,11 +299,35 @@ class Huber(Loss):
 
 
 class _Crossentropy(Loss):
-    """Shared by the crossentropies: ``from_logits`` and Keras's equal-shape requirement."""
+    """Shared by the crossentropies: ``from_logits`` and Keras's equal-shape requirement.
+
+    After a softmax or sigmoid ``Dense`` output layer, ``Sequential`` computes a crossentropy from that
+    layer's logits (``reads_output_logits``, ``logits_twin``), as Keras does: its activations attach the
+    logits to their output (``_keras_logits``) and its crossentropies then use them with from_logits forced
+    on, whichever crossentropy and whichever activation (a softmax output with binary_crossentropy gets the
+    sigmoid form on the softmax's logits). So a saturated wrong prediction costs |z| with a nonzero gradient,
+    not -log(eps) ~ 16.1 with gradient 0.
+    """
+
+    reads_output_logits = True
 
     def __init__(self, from_logits: bool = False) -> None:
         super().__init__()
         self.from_logits = _check_bool("from_logits", from_logits)
+        self._twin: _Crossentropy | None = None
+
+    def logits_twin(self) -> _Crossentropy:
+        """This loss with ``from_logits=True``, applied to an output layer's logits. Keras warns when the
+        loss already had from_logits=True (the output is then probabilities, not logits); so does minirnn, once."""
+        if self._twin is None:
+            if self.from_logits:
+                warnings.warn(f"{self.name} has from_logits=True, but the model's output comes from a softmax or "
+                              f"sigmoid activation and so is not logits; as Keras does, the loss is computed from "
+                              f"that layer's logits. Was this intended?", UserWarning, stacklevel=5)
+            config = {k: v for k, v in self.get_config().items() if k != "name"}
+            self._twin = type(self)(**{**config, "from_logits": True})
+            self._twin._warned = True
+        return self._twin
 
     def prepare(self, y_true: Any, y_pred: Array) -> tuple[Array, Array, tuple]:
         y_true = self._cast_targets(y_true, y_pred)
@@ -326,10 +350,9 @@ class BinaryCrossentropy(_Crossentropy):
         probabilities  dv/dp = -(t / p - (1 - t) / (1 - p)) where eps <= p <= 1 - eps, else 0
         logits         dv/dx = sigmoid(x) - t
 
-    One Keras behaviour this does not copy: when a Keras model ends in ``Dense(activation='sigmoid')``,
-    Keras's loss silently reads the sigmoid's input (``_keras_logits``) and uses the logit form, so a
-    saturated wrong prediction costs |x| with gradient 1 instead of -log(eps) ~ 16 with gradient 0.
-    For those numbers in minirnn, end in a linear ``Dense`` and use ``from_logits=True``.
+    As in Keras, after a ``Dense(activation='sigmoid')`` (or softmax) output layer a ``Sequential``
+    model computes this loss from that layer's logits (see ``_Crossentropy``): a saturated wrong
+    prediction costs |x| with gradient 1, not -log(eps) ~ 16 with gradient 0.
 
     Example:
         >>> import numpy as np

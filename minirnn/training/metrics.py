@@ -78,6 +78,14 @@ class LossMetric(Metric):
     def per_sample(self, y_true, y_pred):
         return self.loss.per_sample(y_true, y_pred)
 
+    @property
+    def reads_output_logits(self) -> bool:
+        """The crossentropies: after a softmax/sigmoid Dense output they read its logits, as Keras's do."""
+        return getattr(self.loss, "reads_output_logits", False)
+
+    def per_sample_from_logits(self, y_true, logits):
+        return self.loss.logits_twin().per_sample(y_true, logits)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "loss": self.default_name}
 
@@ -208,23 +216,47 @@ class MeanTracker:
         self.totals = [0.0] * len(metrics)
         self.counts = [0] * len(metrics)
 
-    def update(self, y_true: Array, y_pred: Array, mask: Array | None = None) -> None:
+    def update(self, y_true: Array, y_pred: Array, mask: Array | None = None, logits: Array | None = None,
+               sample_weight: Array | None = None) -> None:
         """Add a batch. With a (B, T) step mask on sequence outputs (B, T, ...), as Keras does, each metric is
-        taken per step and only real steps count: the epoch value is sum(v_bt m_bt) / sum(m_bt)."""
+        taken per step and only real steps count: the epoch value is sum(v_bt m_bt) / sum(m_bt).
+
+        ``sample_weight`` (B,) (or (B, T) on sequence outputs) weights the values as Keras's ``Mean`` does:
+        sum(v w) / sum(w). ``logits``: the output layer's logits, which the crossentropy metrics read
+        instead of the probabilities, as Keras's do (see ``minirnn.training.losses._Crossentropy``)."""
         y_true = np.asarray(y_true)
-        per_step = (mask is not None and y_pred.ndim >= 3 and y_pred.shape[:2] == mask.shape
-                    and y_true.shape[:2] == mask.shape)
+        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        seq = y_pred.ndim >= 3 and y_true.shape[:2] == y_pred.shape[:2]
+        per_step = seq and ((mask is not None and y_pred.shape[:2] == mask.shape)
+                            or (sw is not None and sw.shape == y_pred.shape[:2]))
+        B = len(y_pred)
+        if per_step:
+            T = y_pred.shape[1]
+            w = np.ones((B, T)) if mask is None else mask.astype(np.float64)
+            if sw is not None:
+                w = w * (sw[:, None] if sw.ndim == 1 else sw)
+        elif sw is not None:
+            if sw.shape != (B,):
+                raise ValueError(f"sample_weight for the metrics must have shape ({B},) (or ({B}, T) on sequence "
+                                 f"outputs); got {sw.shape}")
+            w = sw
+        else:
+            w = None
         for i, m in enumerate(self.metrics):
+            fn, pred = m.per_sample, y_pred
+            if logits is not None and getattr(m, "reads_output_logits", False):
+                fn, pred = m.per_sample_from_logits, logits
             if per_step:
-                B, T = mask.shape
-                values = m.per_sample(y_true.reshape(B * T, *y_true.shape[2:]),
-                                      y_pred.reshape(B * T, *y_pred.shape[2:])).reshape(B, T)
-                self.totals[i] += float((values * mask).sum())
-                self.counts[i] += float(mask.sum())
+                values = fn(y_true.reshape(B * T, *y_true.shape[2:]),
+                            pred.reshape(B * T, *pred.shape[2:])).reshape(B, T)
             else:
-                values = m.per_sample(y_true, y_pred)
+                values = fn(y_true, pred)
+            if w is None:
                 self.totals[i] += float(values.sum())
                 self.counts[i] += len(values)
+            else:
+                self.totals[i] += float((values * w).sum())
+                self.counts[i] += float(w.sum())
 
     def result(self) -> dict[str, float]:
         return {m.name: (t / c if c else 0.0) for m, t, c in zip(self.metrics, self.totals, self.counts)}
