@@ -311,7 +311,8 @@ class Sequential:
         loss, grads, y_hat, mask, logits = self._loss_gradients_output(x, y, True, rng, sample_weight)
         if metrics is not None:  # as Keras: on this step's training-mode predictions, before the update
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                metrics.update(y, y_hat, mask, logits=logits, sample_weight=sample_weight)
+                # compiled metrics are not weighted by sample_weight / class_weight (Keras has weighted_metrics)
+                metrics.update(y, y_hat, mask, logits=logits)
         advice = "try a lower learning rate, clipnorm, or tanh instead of relu"
         if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads):
             what = f"the loss became {loss}" if not np.isfinite(loss) else "a gradient became non-finite"
@@ -497,7 +498,7 @@ class Sequential:
             y_hat, mask, logits = self._inference(xb, start, return_mask=True, return_logits=True)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 total += float(self._loss_value_and_grad(yb, y_hat, mask, logits, swb)[0]) * len(xb)
-                tracker.update(yb, y_hat, mask, logits=logits, sample_weight=swb)
+                tracker.update(yb, y_hat, mask, logits=logits)  # unweighted, as Keras's compiled metrics
         return {"loss": total / len(x), **tracker.result()}
 
     def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> Array:

@@ -189,3 +189,124 @@ def test_no_stray_warnings_from_the_parity_models():
         warnings.simplefilter("error")
         loss = model.evaluate(rng.standard_normal((4, 2)) * 1e3, np.eye(3)[[0, 1, 2, 0]])
     assert np.isfinite(loss) and loss > 1e5  # the logit form: |z| grows without bound, never inf or a warning
+
+
+# -- sample_weight / class_weight and the callbacks, on short fits (SGD, no shuffling, float32) ----------------
+
+def short_fit_pair(rng, loss="mse", classes=1, activation=None):
+    km = keras_model([keras.layers.LSTM(4, dtype="float32"),
+                      keras.layers.Dense(classes, activation=activation, dtype="float32")], (5, 2), rng, "float32")
+    model = mini_copy(km, [LSTM(4, input_shape=(5, 2)), Dense(classes, activation)], loss)
+    km.compile(keras.optimizers.SGD(0.1), loss)
+    model.compile(SGD(0.1), loss)
+    return km, model
+
+
+def fit_both(km, model, x, y, **kwargs):
+    k = km.fit(x, y, shuffle=False, verbose=0, **kwargs).history
+    m = model.fit(x, y, shuffle=False, verbose=0, **kwargs).history
+    return k, m
+
+
+def test_fit_with_sample_weight_matches_keras():
+    rng = np.random.default_rng(10)
+    km, model = short_fit_pair(rng)
+    x, y = rng.standard_normal((20, 5, 2)).astype(np.float32), rng.standard_normal((20, 1)).astype(np.float32)
+    sw = rng.uniform(0, 3, 20).astype(np.float32)
+    k, m = fit_both(km, model, x, y, epochs=3, batch_size=8, sample_weight=sw, validation_split=0.25)
+    assert_close(m["loss"], k["loss"], 1e-5, what="loss")
+    assert_close(m["val_loss"], k["val_loss"], 1e-5, what="val_loss")
+    for a, b in zip(model.get_weights(), km.get_weights()):
+        assert_close(a, b, 1e-5, what="weights")
+    unweighted = mini_copy(km, [LSTM(4, input_shape=(5, 2)), Dense(1)], "mse")
+    assert abs(unweighted.evaluate(x, y) - model.evaluate(x, y, sample_weight=sw)) > 1e-3  # the weights count
+
+
+def test_fit_with_class_weight_matches_keras():
+    rng = np.random.default_rng(11)
+    km, model = short_fit_pair(rng, "sparse_categorical_crossentropy", 3, "softmax")
+    km.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = rng.standard_normal((24, 5, 2)).astype(np.float32), rng.integers(0, 3, 24)
+    k, m = fit_both(km, model, x, y, epochs=3, batch_size=8, class_weight={0: 0.5, 2: 4.0})
+    assert_close(m["loss"], k["loss"], 1e-5, what="loss")
+    assert_close(m["accuracy"], k["accuracy"], 1e-6, what="accuracy")  # not weighted: Keras's compiled metrics
+    for a, b in zip(model.get_weights(), km.get_weights()):
+        assert_close(a, b, 1e-5, what="weights")
+
+
+def test_reduce_lr_on_plateau_matches_keras():
+    rng = np.random.default_rng(12)
+    km, model = short_fit_pair(rng)
+    x, y = rng.standard_normal((16, 5, 2)).astype(np.float32), rng.standard_normal((16, 1)).astype(np.float32)
+    args = {"monitor": "loss", "factor": 0.5, "patience": 1, "min_delta": 0.05, "cooldown": 1}
+    from minirnn.training.callbacks import ReduceLROnPlateau
+
+    k = km.fit(x, y, epochs=6, batch_size=8, shuffle=False, verbose=0,
+               callbacks=[keras.callbacks.ReduceLROnPlateau(**args)]).history
+    m = model.fit(x, y, epochs=6, batch_size=8, shuffle=False, verbose=0, callbacks=[ReduceLROnPlateau(**args)]).history
+    assert_close(m["learning_rate"], k["learning_rate"], 1e-7, what="learning rates")
+    assert len(set(m["learning_rate"])) > 1  # it did reduce
+    assert_close(m["loss"], k["loss"], 1e-5, what="loss")
+
+
+def test_csv_logger_writes_keras_columns_and_values(tmp_path):
+    rng = np.random.default_rng(13)
+    km, model = short_fit_pair(rng)
+    x, y = rng.standard_normal((16, 5, 2)).astype(np.float32), rng.standard_normal((16, 1)).astype(np.float32)
+    from minirnn.training.callbacks import CSVLogger
+
+    km.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0, callbacks=[keras.callbacks.CSVLogger(
+        str(tmp_path / "k.csv"))])
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0, callbacks=[CSVLogger(tmp_path / "m.csv")])
+    k_rows = [r.split(",") for r in (tmp_path / "k.csv").read_text().splitlines()]
+    m_rows = [r.split(",") for r in (tmp_path / "m.csv").read_text().splitlines()]
+    assert m_rows[0] == k_rows[0] == ["epoch", "loss", "val_loss"]
+    for mr, kr in zip(m_rows[1:], k_rows[1:]):
+        assert mr[0] == kr[0] and mr[2] == kr[2] == "NA"
+        assert_close(float(mr[1]), float(kr[1]), 1e-5, what="csv loss")
+
+
+def test_model_checkpoint_best_only_keeps_the_epoch_keras_keeps(tmp_path):
+    rng = np.random.default_rng(14)
+    km, model = short_fit_pair(rng)
+    x, y = rng.standard_normal((16, 5, 2)).astype(np.float32), rng.standard_normal((16, 1)).astype(np.float32)
+    xv, yv = rng.standard_normal((8, 5, 2)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32)
+    km.compile(keras.optimizers.SGD(2.0), "mse")   # a large step: val_loss goes up and down
+    model.compile(SGD(2.0), "mse")
+    import minirnn
+    from minirnn.training.callbacks import ModelCheckpoint
+
+    k_ckpt = keras.callbacks.ModelCheckpoint(str(tmp_path / "k.keras"), save_best_only=True)
+    m_ckpt = ModelCheckpoint(tmp_path / "m.minirnn", save_best_only=True)
+    k = km.fit(x, y, epochs=6, batch_size=8, shuffle=False, verbose=0, validation_data=(xv, yv),
+               callbacks=[k_ckpt]).history
+    m = model.fit(x, y, epochs=6, batch_size=8, shuffle=False, verbose=0, validation_data=(xv, yv),
+                  callbacks=[m_ckpt]).history
+    assert_close(m["val_loss"], k["val_loss"], 1e-4, what="val_loss")
+    assert int(np.argmin(m["val_loss"])) == int(np.argmin(k["val_loss"]))
+    assert_close(m_ckpt.best, k_ckpt.best, 1e-4, what="best")
+    saved_k = keras.models.load_model(tmp_path / "k.keras").get_weights()
+    saved_m = minirnn.load_model(tmp_path / "m.minirnn").get_weights()
+    for a, b in zip(saved_m, saved_k):
+        assert_close(a, b, 1e-4, what="checkpointed weights")
+
+
+def test_terminate_on_nan_stops_where_keras_stops(capsys):
+    rng = np.random.default_rng(15)
+    km, model = short_fit_pair(rng)
+    x = (rng.standard_normal((32, 5, 2)) * 50).astype(np.float32)
+    y = (rng.standard_normal((32, 1)) * 1e4).astype(np.float32)
+    km.compile(keras.optimizers.SGD(1e6), "mse")
+    model.compile(SGD(1e6), "mse")
+    from minirnn.training.callbacks import TerminateOnNaN
+
+    k = km.fit(x, y, epochs=5, batch_size=4, shuffle=False, verbose=0, callbacks=[keras.callbacks.TerminateOnNaN()])
+    before = model.get_weights()
+    m = model.fit(x, y, epochs=5, batch_size=4, shuffle=False, verbose=0, callbacks=[TerminateOnNaN()])
+    out = capsys.readouterr().out
+    assert len(m.epoch) == len(k.epoch) == 1
+    assert not np.isfinite(m.history["loss"][0]) and not np.isfinite(k.history["loss"][0])
+    assert "Epoch 1, batch" in out and "invalid loss, terminating training" in out
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # finite steps were taken
