@@ -357,3 +357,93 @@ def test_registration_and_registered_names():
         assert issubclass(named, Cell)
     finally:
         CELLS.pop("_issue14_named", None)
+
+
+def test_lstmp_projection_size():
+    LSTMP = _example("LSTMPCell", "lstmp.py")
+    assert [LSTMP(u).proj_units for u in (1, 2, 3, 5, 8)] == [1, 1, 1, 2, 4]  # max(1, H // 2) by default
+    assert LSTMP(4, proj_units=3).state_sizes == {"h": 3, "c": 4}
+    cell = LSTMP(3, recurrent_activation="hard_sigmoid")
+    assert cell.recurrent_activation == "hard_sigmoid" and cell.activation == "tanh"
+
+
+# -- initializers and traces of the example cells -------------------------------------------------------------
+
+FORGET_ONE = {"PeepholeLSTM": 4, "LayerNormLSTM": 4, "LSTMP": 4}  # the forget block (second of 4) starts at 1
+
+
+@pytest.mark.parametrize("name", list(FORGET_ONE))
+def test_the_forget_bias_starts_at_one_and_every_other_bias_at_zero(name):
+    cell = CASES[name][0]()
+    H = cell.units
+    spec = cell.params(2)["bias_x" if name == "LayerNormLSTM" else "bias"]
+    b = spec.init(spec.shape, np.random.default_rng(0), np.float32)
+    assert b.dtype == np.float32 and b.shape == (4 * H,)
+    expected = np.zeros(4 * H, np.float32)
+    expected[H:2 * H] = 1
+    assert np.array_equal(b, expected)
+
+
+def test_indrnn_recurrent_weights_start_in_zero_to_one():
+    spec = CASES["IndRNN"][0]().params(2)["u"]
+    u = spec.init((1000,), np.random.default_rng(0), np.float32)
+    assert u.dtype == np.float32 and np.all((u >= 0) & (u < 1)) and 0.45 < u.mean() < 0.55 and u.std() > 0.25
+
+
+TRACED = {"NoForgetLSTM": ("i", "o", "candidate"), "PeepholeLSTM": ("i", "f", "o", "candidate"),
+          "LayerNormLSTM": ("i", "f", "o", "candidate"), "IndRNN": (), "LSTMP": ("i", "f", "o", "candidate", "m"),
+          "MGU": ("f", "candidate")}
+
+
+def _gates(name, x, s, p):
+    """The traced quantities of one step, from the papers' formulas."""
+    if name == "MGU":
+        xf, xh = blocks(x @ p["kernel"] + p["bias"], 2)
+        Uf, Uh = blocks(p["recurrent_kernel"], 2)
+        f = sig(xf + s[0] @ Uf)
+        return {"f": f, "candidate": np.tanh(xh + (f * s[0]) @ Uh)}
+    if name == "IndRNN":
+        return {}
+    h, c = s
+    if name == "NoForgetLSTM":
+        zi, zg, zo = blocks(x @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"], 3)
+        return {"i": sig(zi), "o": sig(zo), "candidate": np.tanh(zg)}
+    if name == "LayerNormLSTM":
+        z = ln(x @ p["kernel"], p["gain_x"], p["bias_x"], 1e-5) + ln(h @ p["recurrent_kernel"], p["gain_h"],
+                                                                     p["bias_h"], 1e-5)
+    else:
+        z = x @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"]
+    zi, zf, zg, zo = blocks(z, 4)
+    if name == "PeepholeLSTM":
+        i, f = sig(zi + p["p_i"] * c), sig(zf + p["p_f"] * c)
+        c_new = f * c + i * np.tanh(zg)
+        return {"i": i, "f": f, "o": sig(zo + p["p_o"] * c_new), "candidate": np.tanh(zg)}
+    out = {"i": sig(zi), "f": sig(zf), "o": sig(zo), "candidate": np.tanh(zg)}
+    if name == "LSTMP":
+        out["m"] = out["o"] * np.tanh(out["f"] * c + out["i"] * out["candidate"])
+    return out
+
+
+@pytest.mark.parametrize("name", list(TRACED))
+def test_each_example_cells_trace_shows_its_gates(name):
+    from minirnn.cells.trace import trace_from_cache
+
+    cell = CASES[name][0]()
+    rng = np.random.default_rng(8)
+    p = params_for(cell, 2, rng)
+    x = rng.standard_normal((2, 3, 2))
+    states = [0.5 * rng.standard_normal((2, n)) for n in cell.state_sizes.values()]
+    _, _, cache = driver.forward(cell, x, p, states)
+    tr = trace_from_cache(cache)
+    assert tr.names == (*TRACED[name], *reversed(tuple(cell.state_sizes)))
+    assert all(n in tr for n in tr.names) and "nope" not in tr
+    assert repr(tr) == f"Trace(cell={tr.cell!r}, names={list(tr.names)}, shape={tr[tr.names[0]].shape})"
+    s = tuple(states)
+    reference = CASES[name][1]
+    for t in range(3):
+        for n, v in _gates(name, x[:, t], s, p).items():
+            assert _close(tr[n][:, t], v), (n, t)
+        s = reference(x[:, t], s, p)
+    assert all(_close(tr.initial_state[n], s0) for n, s0 in zip(cell.state_sizes, states))
+    with pytest.raises(KeyError, match="has no 'nope'"):
+        tr["nope"]
