@@ -447,3 +447,19 @@ def test_each_example_cells_trace_shows_its_gates(name):
     assert all(_close(tr.initial_state[n], s0) for n, s0 in zip(cell.state_sizes, states))
     with pytest.raises(KeyError, match="has no 'nope'"):
         tr["nope"]
+
+
+def test_the_lstm_bias_initializer_sets_the_forget_block_to_one_and_passes_the_generator_on():
+    seen = []
+
+    def init(shape, rng, dtype):
+        seen.append(rng)
+        return np.full(shape, 0.25, dtype)
+
+    rng = np.random.default_rng(0)
+    spec = LSTMCell(2, bias_initializer=init).params(3)["bias"]
+    b = spec.init((8,), rng, np.float32)
+    assert seen == [rng] and b.dtype == np.float32
+    assert np.array_equal(b, np.array([0.25, 0.25, 1, 1, 0.25, 0.25, 0.25, 0.25], np.float32))
+    plain = LSTMCell(2, unit_forget_bias=False, bias_initializer=init).params(3)["bias"].init((8,), rng, np.float32)
+    assert np.all(plain == 0.25)
