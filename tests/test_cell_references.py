@@ -463,3 +463,26 @@ def test_the_lstm_bias_initializer_sets_the_forget_block_to_one_and_passes_the_g
     assert np.array_equal(b, np.array([0.25, 0.25, 1, 1, 0.25, 0.25, 0.25, 0.25], np.float32))
     plain = LSTMCell(2, unit_forget_bias=False, bias_initializer=init).params(3)["bias"].init((8,), rng, np.float32)
     assert np.all(plain == 0.25)
+
+
+def test_registration_by_direct_call_and_options_of_the_layer_normalised_lstm():
+    from minirnn.cells import CELLS, register_cell
+
+    try:
+        direct = type("_Issue14Direct", (SimpleRNNCell,), {})
+        assert register_cell(direct) is direct and CELLS["_Issue14Direct"] is direct
+    finally:
+        CELLS.pop("_Issue14Direct", None)
+    cell = CASES["LayerNormLSTM"][0]().__class__(3, recurrent_activation="hard_sigmoid")
+    assert cell.recurrent_activation == "hard_sigmoid" and cell.epsilon == 1e-5
+
+
+def test_a_one_step_trace_and_an_empty_trace():
+    from minirnn.cells.trace import Trace, trace_from_cache
+
+    cell = LSTMCell(2)
+    p = params_for(cell, 1, np.random.default_rng(9))
+    _, _, cache = driver.forward(cell, np.ones((1, 1, 1)), p)
+    tr = trace_from_cache(cache)
+    assert tr.names == ("i", "f", "o", "candidate", "c", "h") and tr["h"].shape == (1, 1, 2)
+    assert repr(Trace("empty", {})) == "Trace(cell='empty', names=[], shape=())"
