@@ -39,6 +39,7 @@ import numpy as np
 
 from . import runtime
 from .layers.base import Layer, as_float_array, check_finite_weight, check_positive_int
+from .layers.core import InputLayer, as_token_ids
 from .layers.recurrent import RNN
 from .saving import register_model_class, save_model
 from .training import callbacks as callbacks_mod
@@ -101,6 +102,16 @@ class Sequential:
     def add(self, layer: Layer) -> None:
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a minirnn Layer; got {type(layer).__name__}")
+        if isinstance(layer, InputLayer):  # Input(shape): the input spec, not a layer of the model (as Keras)
+            if self.layers or getattr(self, "_input_spec", None) is not None:
+                raise ValueError("Input(...) must come first in a Sequential model, once")
+            self._input_spec = layer
+            return
+        spec = getattr(self, "_input_spec", None)
+        if spec is not None and not self.layers and layer.input_shape is None:
+            layer.input_shape = spec.shape
+        if getattr(layer, "integer_input", False) and self.layers:
+            raise ValueError(f"{layer.describe()} takes integer token ids, so it must be the model's first layer")
         if isinstance(layer, RNN) and layer.return_state:
             raise ValueError(f"{layer.describe()} has return_state=True, which a Sequential model cannot pass "
                              f"on (it returns a list); use the layer directly")
@@ -200,7 +211,7 @@ class Sequential:
         caches = []
         mask = None  # a (B, T) step mask from a Masking layer, passed along as in Keras
         for layer in self.layers:
-            if x.dtype != layer.dtype:
+            if x.dtype != layer.dtype and not getattr(layer, "integer_input", False):  # Embedding: ids stay ints
                 x = x.astype(layer.dtype)
             if layer.uses_mask and mask is not None:
                 y, cache = layer.forward(x, training=training, rng=rng, mask=mask)
@@ -568,7 +579,9 @@ class Sequential:
         if not self.layers:
             raise ValueError("the model has no layers; add some first")
         first = self.layers[0]
-        x = as_float_array(name, x, first.dtype)
+        # integer token ids reach an Embedding as integers (floats holding whole numbers accepted, as Keras)
+        x = as_token_ids(name, x, first.input_dim) if getattr(first, "integer_input", False) \
+            else as_float_array(name, x, first.dtype)
         if x.ndim < 2:
             raise ValueError(f"{name} must have shape (samples, ...); got shape {x.shape}")
         if x.shape[0] == 0:

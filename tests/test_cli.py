@@ -20,12 +20,12 @@ def test_gradcheck_passes_on_every_builtin_layer(capsys):
 
     cases = default_grid()
     assert {c.layer for c in cases} == {"simple_rnn", "lstm", "gru", "dense", "dropout", "bidirectional",
-                                        "time_distributed", "masking"}
+                                        "time_distributed", "masking", "embedding"}
     # every layer class minirnn registers is in the grid (a new one must be added to the CLI); RNN(cell) is
     # the class SimpleRNN, LSTM and GRU are configurations of (every recurrent case runs its code), and any
     # other cell is checked with --cell
     assert {name.lower() for name in LAYERS} == {"simplernn", "lstm", "gru", "dense", "dropout", "bidirectional",
-                                                 "timedistributed", "masking", "rnn"}
+                                                 "timedistributed", "masking", "rnn", "embedding"}
     assert all(issubclass(LAYERS[name], LAYERS["RNN"]) for name in ("SimpleRNN", "LSTM", "GRU"))
     for layer in ("simple_rnn", "lstm", "gru"):
         assert {c.activation for c in cases if c.layer == layer} >= {"tanh", "relu", "sigmoid", "linear",

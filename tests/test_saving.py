@@ -13,7 +13,19 @@ import pytest
 import minirnn
 from minirnn import Sequential, load_model, saving
 from minirnn.cells import GRUCell, LSTMCell
-from minirnn.layers import GRU, LAYERS, LSTM, RNN, Bidirectional, Dense, Dropout, Masking, SimpleRNN, TimeDistributed
+from minirnn.layers import (
+    GRU,
+    LAYERS,
+    LSTM,
+    RNN,
+    Bidirectional,
+    Dense,
+    Dropout,
+    Embedding,
+    Masking,
+    SimpleRNN,
+    TimeDistributed,
+)
 from minirnn.losses import Huber, SparseCategoricalCrossentropy
 from minirnn.metrics import BinaryAccuracy, MeanMetricWrapper
 from minirnn.optimizers import SGD, Adam, AdamW, RMSprop
@@ -38,6 +50,8 @@ def table(dtype):
         "Bidirectional": lambda: [Bidirectional(LSTM(3, return_sequences=True, seed=8, dtype=dtype), merge_mode="sum"),
                                   Bidirectional(GRU(2, seed=9, dtype=dtype))],
         "TimeDistributed": lambda: [TimeDistributed(Dense(2, activation="relu", seed=10, dtype=dtype))],
+        # ids (6, 5, 3) -> (6, 5, 3, 4) -> Dense on the last axis; mask_zero's mask is not read by Dense
+        "Embedding": lambda: [Embedding(7, 4, mask_zero=True, seed=13, dtype=dtype), Dense(2, seed=14, dtype=dtype)],
         "RNN": lambda: [RNN(GRUCell(3, reset_after=False, activation="relu"), return_sequences=True,
                             recurrent_dropout=0.2, seed=11, dtype=dtype),
                         Bidirectional(RNN(LSTMCell(2, unit_forget_bias=False), go_backwards=True, seed=12,
@@ -77,6 +91,8 @@ def test_round_trip_every_layer_class(tmp_path, rng, kind, dtype):
     model.build(INPUT)
     x = rng.standard_normal((6, *INPUT)).astype(dtype)
     x[:, -1] = 0.25  # padding steps for Masking
+    if kind == "Embedding":
+        x = rng.integers(0, 7, (6, *INPUT))  # token ids, kept integer
     y = model.predict(x) + 1
     model.compile(Adam(0.01, amsgrad=True), "mse", metrics=["mae"])
     model.fit(x, y, epochs=1, batch_size=4, verbose=0, seed=0)  # optimizer state to save

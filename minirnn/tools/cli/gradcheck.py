@@ -34,7 +34,7 @@ from .objects import load_object
 from .registry import subcommand
 
 RECURRENT = ("simple_rnn", "lstm", "gru")
-LAYER_NAMES = (*RECURRENT, "dense", "dropout", "bidirectional", "time_distributed", "masking")
+LAYER_NAMES = (*RECURRENT, "dense", "dropout", "bidirectional", "time_distributed", "masking", "embedding")
 LAYER_ALIASES = {"simplernn": "simple_rnn", "rnn": "simple_rnn", "simple-rnn": "simple_rnn",
                  "timedistributed": "time_distributed", "time-distributed": "time_distributed"}
 MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
@@ -170,6 +170,20 @@ def run_case(case: LayerCase, seed: int, **options: Any) -> Any:
         y = rng.standard_normal((B, *model.output_shape()))
         return check_model(model, x, y, training=case.training, input_gradient=False, seed=seed,
                            title=f"Masking(0.0) + {_describe(inner)} on x{x.shape} with padded steps", **options)
+    if case.layer == "embedding":
+        # integer ids (0 = padding, mask_zero) into the recurrent layer: no x row, the table by scatter-add
+        from ...layers import Embedding
+
+        ids = rng.integers(1, 2 * D + 2, (B, T))
+        ids[1:, T - (T // 2):] = 0
+        inner = _recurrent_layer(case.inner, case, seed, return_state=False)
+        model = Sequential([Embedding(2 * D + 2, D, mask_zero=True, input_shape=(T,), dtype="float64", seed=seed),
+                            inner])
+        model.compile("sgd", "mse")
+        _randomise_biases(inner.params, rng)
+        y = rng.standard_normal((B, *model.output_shape()))
+        return check_model(model, ids, y, seed=seed,
+                           title=f"Embedding(mask_zero) + {_describe(inner)} on ids{ids.shape}", **options)
     if case.layer in RECURRENT:
         layer = _recurrent_layer(case.layer, case, seed)
     elif case.layer == "bidirectional":
@@ -236,6 +250,7 @@ def default_grid(activation: str | None = None, shape: tuple[int, int, int, int]
     cases.append(LayerCase("time_distributed", a, main_act))
     for inner in RECURRENT:
         cases.append(LayerCase("masking", a, main_act, inner=inner, return_sequences=inner == "lstm"))
+    cases.append(LayerCase("embedding", a, main_act, inner="lstm", return_sequences=True))
     return cases
 
 
