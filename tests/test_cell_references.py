@@ -486,3 +486,39 @@ def test_a_one_step_trace_and_an_empty_trace():
     tr = trace_from_cache(cache)
     assert tr.names == ("i", "f", "o", "candidate", "c", "h") and tr["h"].shape == (1, 1, 2)
     assert repr(Trace("empty", {})) == "Trace(cell='empty', names=[], shape=())"
+
+
+def test_the_driver_keeps_float32_and_records_dh_only_when_asked():
+    cell = GRUCell(3)  # a 2-D bias: _put_bias builds it
+    rng = np.random.default_rng(10)
+    p = {n: v.astype(np.float32) for n, v in params_for(cell, 2, rng).items()}
+    x = rng.standard_normal((2, 4, 2)).astype(np.float32)
+    y, final, cache = driver.forward(cell, x, p)
+    g = driver.backward(cache, np.ones(y.shape), [np.ones((2, 3), np.float32)])  # float64 d_outputs: float32 out
+    assert g.dx.dtype == np.float32 and all(v.dtype == np.float32 for v in g.params.values())
+    assert all(s.dtype == np.float32 for s in g.initial_states) and g.dh_over_time is None
+    assert driver.backward(cache, np.ones(y.shape), record_dh=True).dh_over_time.shape == (4, 2, 3)
+
+
+def test_a_backward_may_return_a_plain_three_tuple():
+    from minirnn.cells import Cell, Param
+
+    class Plain(Cell):  # no projections: StepGrads as a plain (states, x, params) tuple is accepted
+        units = 2
+        state_sizes = {"h": 2}
+
+        def params(self, input_size):
+            return {"W": Param((input_size, 2), "zeros", "matrix")}
+
+        def forward(self, x, states, p):
+            return (np.tanh(x @ p["W"] + states[0]),), (x, np.tanh(x @ p["W"] + states[0]))
+
+        def backward(self, d_states, cache):
+            x, h = cache
+            dz = d_states[0] * (1 - h ** 2)
+            return (dz,), np.zeros((dz.shape[0], x.shape[1])), {"W": x.T @ dz}
+
+    x = np.random.default_rng(11).standard_normal((2, 3, 1))
+    y, _, cache = driver.forward(Plain(), x, {"W": np.full((1, 2), 0.5)})
+    g = driver.backward(cache, np.ones(y.shape))
+    assert g.params["W"].shape == (1, 2) and np.all(np.isfinite(g.params["W"]))
