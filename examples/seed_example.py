@@ -19,7 +19,7 @@ minirnn computes exactly Keras's loss and warns once about it.
 
 Expected: the loss falls from about 1.0 towards 0.9 (the variance left once each window's mean,
 which has variance 1/10, is explained) and predictions have shape (1000, 1).
-Run: python examples/seed_example.py [--epochs N]
+Run: python examples/seed_example.py [--epochs N] [--quick]   (--quick: 2 epochs on 200 samples, seconds)
 """
 
 import argparse
@@ -33,11 +33,14 @@ from minirnn.layers import LSTM, Dense, Dropout
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--epochs", type=int, default=100)
 parser.add_argument("--verbose", type=int, default=0)
+parser.add_argument("--quick", action="store_true", help="2 epochs on 200 samples (seconds), for the tests")
 args = parser.parse_args()
+if args.quick:
+    args.epochs = min(args.epochs, 2)
 
 # generate random time-series data
 rng = np.random.default_rng(1)
-n_samples = 1000
+n_samples = 200 if args.quick else 1000
 n_timesteps = 10
 n_features = 1
 data = rng.standard_normal((n_samples, n_timesteps, n_features))

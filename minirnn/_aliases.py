@@ -17,7 +17,6 @@ imported under the new name.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 from types import ModuleType
@@ -56,7 +55,7 @@ def new_name(fullname: str) -> str | None:
     return prefix + target + dot + rest
 
 
-class _AliasLoader(importlib.abc.Loader):
+class _AliasLoader:  # the loader protocol (create_module, exec_module); importlib.abc costs 20-30 ms to import
     """Loads an old name by importing the new one and returning that very module object."""
 
     def __init__(self, target: str):
@@ -96,7 +95,7 @@ class _AliasSpec(importlib.machinery.ModuleSpec):
         return self.target.rpartition(".")[0]
 
 
-class AliasFinder(importlib.abc.MetaPathFinder):
+class AliasFinder:  # the meta path finder protocol (find_spec), without importlib.abc (see _AliasLoader)
     """Finds the old names (see ``MOVED``); every other name is left to the other finders."""
 
     def find_spec(self, fullname: str, path: object = None, target: object = None):

@@ -165,7 +165,7 @@ def run(epochs: int = 40, lookback: int = 12, units: int = 50, cell: str = "lstm
     best_naive = min(scores["persistence"], scores["seasonal_naive"])
     verdict = "beats" if scores["model"] < best_naive else "does NOT beat"
     say(f"the network {verdict} the best naive forecast: RMSE {scores['model']:.3f} vs {best_naive:.3f} "
-        f"({scores['model'] / best_naive:.0%})")
+        f"({scores['model'] / best_naive:.0%} of it)")
 
     t = co2.decimal_year
     result = DemoResult(scores, n_test, forecasts, actual, t[first_test:], history, seconds, model)
