@@ -358,3 +358,17 @@ def test_leading_padded_steps_give_zero_outputs_and_leave_other_rows_alone(rng, 
     np.testing.assert_allclose(y[1:], rest, rtol=1e-13, atol=1e-14)
     for a, b in zip(fin, rest_fin):
         np.testing.assert_allclose(a[1:], b, rtol=1e-13, atol=1e-14)
+
+
+def test_gradients_follow_the_computation_dtype_whatever_the_upstream_dtype():
+    """A float32 run given float64 upstream gradients returns float32 gradients (dtype follows the inputs)."""
+    from minirnn.cells import LSTMCell, driver
+
+    rng = np.random.default_rng(0)
+    cell = LSTMCell(3)
+    params = {n: rng.standard_normal(s.shape).astype(np.float32) for n, s in cell.params(2).items()}
+    y, final, cache = driver.forward(cell, rng.standard_normal((2, 4, 2)).astype(np.float32), params)
+    g = driver.backward(cache, rng.standard_normal(y.shape), [np.ones((2, 3)), np.ones((2, 3))])
+    assert g.dx.dtype == np.float32
+    assert all(s.dtype == np.float32 for s in g.initial_states)
+    assert all(v.dtype == np.float32 for v in g.params.values())

@@ -343,7 +343,7 @@ def backward(
 
     d_states = [np.zeros((B, n), dtype) for n in sizes.values()]
     if d_final_states is not None:
-        given = _check_states(cell, "gradient of final state", tuple(d_final_states), B)
+        given = _check_states(cell, "gradient of final state", tuple(d_final_states), B, dtype)
         d_states = [d if g is None else d + g for d, g in zip(d_states, given)]
     if d_outputs is not None:
         if np.shape(d_outputs) != (B, T, sizes[names[0]]):
