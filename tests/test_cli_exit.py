@@ -55,3 +55,16 @@ def test_closed_pipe_exits_quietly():
         child.kill()
     assert child.returncode == 141, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+@pytest.mark.parametrize("argv", [["gradcheck", "--units", "1000000", "-q"],
+                                  ["gradcheck", "--layer", "lstm", "--units", "1000000", "-q"],
+                                  ["gradcheck", "--cell", "minirnn.cells:LSTMCell", "--units", "1000000", "-q"]])
+def test_gradcheck_sizes_beyond_the_machine_exit_2_up_front(argv, capsys):
+    """Sizes whose check would need more memory than the machine has are a usage error, before any array
+    is allocated (before: an ArrayMemoryError traceback after trying to allocate 7.3 TiB)."""
+    from minirnn.tools.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--units" in err and "GiB" in err and "this machine has" in err

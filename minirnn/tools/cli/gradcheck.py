@@ -21,6 +21,7 @@ import argparse
 import inspect
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -415,6 +416,21 @@ def _run_cases(cases: list[LayerCase], args: argparse.Namespace, tables: bool) -
     return 0 if failed == 0 else 1
 
 
+def _memory_needed(args: argparse.Namespace) -> int:
+    """A generous estimate of the bytes a check at the requested sizes holds: the largest layer's float64
+    weights (an LSTM: 4H (D + H + 1)) and its caches (B T (D + 16 H)), four times over (the weights, their
+    gradients, a float64 copy, the perturbed copy)."""
+    B, T, D, H = _shape(args, (3, 5, 4, 4))
+    return 8 * 4 * (4 * H * (D + H + 1) + B * T * (D + 16 * H))
+
+
+def _machine_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 @subcommand("gradcheck", help="check analytic gradients against finite differences and the Taylor test",
             arguments=_gradcheck_arguments, description=(
                 "Check every gradient (input, initial states, weights) of minirnn's layers, or of your own\n"
@@ -433,6 +449,10 @@ def _run_cases(cases: list[LayerCase], args: argparse.Namespace, tables: bool) -
                 "  minirnn gradcheck --cell my_cells.py:make_cell --cell-kwargs '{\"units\": 8}' --fast\n"
                 "  minirnn gradcheck --layer lstm --h 2e-5 --tol 1e-6"))
 def run_gradcheck(args: argparse.Namespace) -> int:
+    needed, available = _memory_needed(args), _machine_memory()
+    if available is not None and needed > available:
+        return _usage(f"--batch/--steps/--features/--units would need about {needed / 2**30:,.0f} GiB "
+                      f"for the check; this machine has {available / 2**30:,.1f} GiB")
     if args.cell is not None:
         return _run_cell(args)
     if args.cell_kwargs is not None:
