@@ -18,9 +18,11 @@ once per process, only where the C library is glibc, and does nothing when the e
 call it; nothing in the cells, the driver or the layers depends on it (their numbers are identical either
 way: it changes where memory comes from, never an arithmetic operation).
 
-No BLAS thread policy: measured on this machine with the new driver, limiting BLAS to one thread never
-paid (1-thread / 2-thread time 0.99-1.10 at the small shapes, 1.6x slower at the large one), so minirnn
-leaves NumPy's BLAS at its default (see benchmarks/RESULTS.md).
+No BLAS thread policy for training: measured on this machine with the new driver, limiting BLAS to one
+thread never paid (1-thread / 2-thread time 0.99-1.10 at the small shapes, 1.6x slower at the large one),
+so fit, evaluate and predict leave NumPy's BLAS at its default (see benchmarks/RESULTS.md). The one place
+that opts in is ``minirnn memory`` (``single_blas_thread``), whose many small layers are trained in parallel
+worker processes.
 
 Example:
     >>> from minirnn import runtime
@@ -30,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import platform
@@ -56,3 +59,18 @@ def keep_freed_memory() -> bool:
             applied = False
     _state["applied"] = applied
     return applied
+
+
+def single_blas_thread():
+    """A context (also effective when merely called, for a worker's whole life) limiting BLAS to one thread,
+    through threadpoolctl when it is installed; without it, a no-op context.
+
+    For many small layers trained side by side (``minirnn memory``: (32, 32) recurrent matrices): a second
+    BLAS thread buys nothing there, and on a loaded machine made each step several times slower (measured:
+    9 s vs 49 s for 4000 SimpleRNN(32) steps at T = 100).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)

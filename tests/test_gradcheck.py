@@ -1,6 +1,7 @@
 """minirnn.gradcheck: reports, the Taylor-remainder test, the kernel/cell/layer/model checks, and a
 deliberately broken backward pass caught three ways (finite differences, Taylor slope, CLI exit code)."""
 
+import importlib.util
 import inspect
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential
-from minirnn.cells import Cell, GatedCell, GRUCell, LSTMCell, Param, Projection, SimpleRNNCell, StepGrads, driver
+from minirnn.cells import Cell, GRUCell, LSTMCell, Param, SimpleRNNCell, StepGrads, driver
 from minirnn.cli import load_object, main
 from minirnn.gradcheck import (
     DEFAULT_MIN_SLOPE,
@@ -339,37 +340,20 @@ class Elman(Cell):
         return StepGrads(states=(dh_prev,), x=dx, params=dp)
 
 
-class NoForgetLSTMCell(GatedCell):
-    """An LSTM without a forget gate (c_t = c_{t-1} + i g), both projections declared, three gate blocks."""
+def _example_module(filename):
+    """examples/cells/<filename>, loaded once per process under the name examples/cells/train_adding.py
+    uses (examples/ is not a package), so its @register_cell sees one class."""
+    name = "minirnn_example_cells." + Path(filename).stem
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / "cells" / filename)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
-    input_projection = Projection("kernel", bias="bias", blocks=3)
-    recurrent_projection = Projection("recurrent_kernel", state="h", blocks=3)
 
-    @property
-    def state_sizes(self):
-        return {"h": self.units, "c": self.units}
-
-    def params(self, input_size):
-        H = self.units
-        return {"kernel": Param((input_size, 3 * H), "glorot_uniform", "matrix"),
-                "recurrent_kernel": Param((H, 3 * H), "orthogonal", "matrix"),
-                "bias": Param((3 * H,), "zeros", "bias")}
-
-    def forward(self, xw, states, p, hu):
-        h_prev, c_prev = states
-        z = xw + hu
-        H = self.units
-        i, g, o = self.s(z[:, :H]), self.a(z[:, H:2 * H]), self.s(z[:, 2 * H:])
-        c = c_prev + i * g
-        a_c = self.a(c)
-        return (o * a_c, c), {"i": i, "g": g, "o": o, "a_c": a_c}
-
-    def backward(self, d_states, cache):
-        dh, dc = d_states
-        i, g, o, a_c = cache["i"], cache["g"], cache["o"], cache["a_c"]
-        dc = dc + dh * o * self.a.grad(a_c)
-        dz = np.concatenate([dc * g * self.s.grad(i), dc * i * self.a.grad(g), dh * a_c * self.s.grad(o)], axis=1)
-        return StepGrads(states=(None, dc), x=dz, params={}, recurrent=dz)
+# the 1997 LSTM without a forget gate (c_t = c_{t-1} + i g): both projections declared, three gate blocks
+NoForgetLSTMCell = _example_module("no_forget_lstm.py").NoForgetLSTMCell
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])

@@ -3,8 +3,8 @@ turns a command-line string into a value or raises ``argparse.ArgumentTypeError`
 
 Imports no subcommand and nothing of minirnn, so any command-line module can use it.
 
-    >>> positive_int("3"), positive_float("0.5"), rate("0")
-    (3, 0.5, 0.0)
+    >>> positive_int("3"), positive_float("0.5"), rate("0"), seed("7")
+    (3, 0.5, 0.0, 7)
 """
 
 from __future__ import annotations
@@ -30,6 +30,17 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}") from None
     if not value > 0 or not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A seed for ``numpy.random.default_rng``: an integer in [0, 2**63)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed in [0, 2**63); got {text!r}") from None
+    if not 0 <= value < 2 ** 63:
+        raise argparse.ArgumentTypeError(f"expected an integer seed in [0, 2**63); got {value}")
     return value
 
 

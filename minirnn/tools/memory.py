@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -42,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import runtime
 from ..cells import CELLS, Cell, GRUCell, LSTMCell, SimpleRNNCell, driver
 from ..layers import RNN, Dense
 from ..model import Sequential
@@ -211,19 +211,8 @@ def _run(job: tuple) -> tuple[tuple, float, float]:
     return job, error, time.perf_counter() - start
 
 
-def _single_blas_thread() -> Any:
-    # These are small products ((32, 32) recurrent matrices): a second BLAS thread buys nothing on an idle
-    # machine and on a loaded one makes every step several times slower (measured 5x: 9 s vs 49 s for 4000
-    # SimpleRNN(32) steps at T = 100). threadpoolctl is optional; without it BLAS keeps its own setting.
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
-
-
 def _single_thread_worker() -> None:
-    _single_blas_thread()  # a worker process keeps the limit for its whole life
+    runtime.single_blas_thread()  # a worker process keeps the limit for its whole life
 
 
 # -- the experiment -------------------------------------------------------------------------------------------
@@ -353,7 +342,7 @@ def horizon(cells: Sequence[str | type] = DEFAULT_CELLS, *, tasks: Sequence[str]
         log(f"memory horizon: {', '.join(labels)} on {', '.join(tasks)} at T = {', '.join(map(str, delays))}; "
             f"{budget.describe()}")
     if jobs == 1:
-        with _single_blas_thread():
+        with runtime.single_blas_thread():
             for job in job_list:
                 record(*_run(job))
     else:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..argtypes import positive_int
+from ..argtypes import positive_int, seed
 from .registry import subcommand
 
 BUDGET_NAMES = ("quick", "default", "full")
@@ -20,16 +20,6 @@ def _delay(text: str) -> int:
     value = positive_int(text)
     if value < 2:
         raise argparse.ArgumentTypeError(f"expected a delay T >= 2; got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed >= 0; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer seed >= 0; got {value}")
     return value
 
 
@@ -43,7 +33,7 @@ def _memory_arguments(p: argparse.ArgumentParser) -> None:
                    help="delays (default: 10 25 50 100 200)")
     p.add_argument("--budget", choices=BUDGET_NAMES, default="default",
                    help="quick: seconds, for tests; default: one seed, <= 10 min on 2 cores; full: 3 seeds, medians")
-    p.add_argument("--seed", type=_seed, default=0, help="first seed (default 0; full uses seed .. seed + 2)")
+    p.add_argument("--seed", type=seed, default=0, help="first seed (default 0; full uses seed .. seed + 2)")
     p.add_argument("--jobs", type=positive_int, default=1,
                    help="worker processes, one BLAS thread each (default 1; 2 uses both cores of a 2-core machine)")
     p.add_argument("--out", default="minirnn-memory",
