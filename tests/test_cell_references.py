@@ -522,3 +522,54 @@ def test_a_backward_may_return_a_plain_three_tuple():
     y, _, cache = driver.forward(Plain(), x, {"W": np.full((1, 2), 0.5)})
     g = driver.backward(cache, np.ones(y.shape))
     assert g.params["W"].shape == (1, 2) and np.all(np.isfinite(g.params["W"]))
+
+
+def test_a_two_block_input_mask_reaches_each_block_in_the_backward_pass_too():
+    """MGU's input projection has exactly two gate blocks (f, candidate): the only built-in or example cell where
+    a per-block input mask holds two masks, so a shortcut taken for "one mask" must not be taken for two.
+    Zeroing feature j of x on block g by the mask is the model whose kernel has row j of block g zeroed: the
+    same dx, the same kernel gradient off that row, and no gradient on it."""
+    cell = _example("MGUCell", "mgu.py")(3)
+    rng = np.random.default_rng(12)
+    p = params_for(cell, 2, rng)
+    x = rng.standard_normal((2, 4, 2))
+    for g, j in ((0, 1), (1, 0)):
+        mask = np.ones((2, 2, 2))
+        mask[g, :, j] = 0
+        q = dict(p, kernel=p["kernel"].copy())
+        blocks(q["kernel"], 2)[g][j] = 0
+        y, _, cache = driver.forward(cell, x, p, input_mask=mask)
+        y0, _, cache0 = driver.forward(cell, x, q)
+        assert _close(y, y0), g
+        d = rng.standard_normal(y.shape)
+        grads, grads0 = driver.backward(cache, d), driver.backward(cache0, d)
+        assert _close(grads.dx, grads0.dx), g
+        dk, dk0 = grads.params["kernel"], grads0.params["kernel"].copy()
+        assert np.all(blocks(dk, 2)[g][j] == 0), g
+        blocks(dk0, 2)[g][j] = 0
+        assert _close(dk, dk0) and np.any(blocks(dk, 2)[1 - g] != 0), g
+
+
+def test_a_backward_returning_a_list_is_refused():
+    class ListBackward(LSTMCell):
+        def backward(self, d_states, cache):
+            return list(super().backward(d_states, cache))
+
+    cell = ListBackward(2)
+    rng = np.random.default_rng(13)
+    _, _, cache = driver.forward(cell, rng.standard_normal((2, 3, 1)), params_for(cell, 1, rng))
+    with pytest.raises(ValueError, match=r"ListBackward\.backward must return StepGrads.*got list"):
+        driver.backward(cache, np.ones((2, 3, 2)))
+
+
+def test_float32_stays_float32_where_a_cell_returns_no_state_gradient():
+    """LSTMCell.backward returns None for dh_{t-1} (the driver adds dz @ U^T): the zeros the driver puts there
+    must have the computation's dtype, or a float32 run's initial-state gradient turns float64."""
+    cell = LSTMCell(3)
+    rng = np.random.default_rng(14)
+    p = {n: v.astype(np.float32) for n, v in params_for(cell, 2, rng).items()}
+    x = rng.standard_normal((2, 4, 2)).astype(np.float32)
+    y, _, cache = driver.forward(cell, x, p)
+    g = driver.backward(cache, np.ones(y.shape, np.float32))
+    assert [s.dtype for s in g.initial_states] == [np.float32, np.float32]
+    assert g.dx.dtype == np.float32 and all(v.dtype == np.float32 for v in g.params.values())
