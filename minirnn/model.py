@@ -112,7 +112,7 @@ class Sequential:
             layer.input_shape = spec.shape
         if getattr(layer, "integer_input", False) and self.layers:
             raise ValueError(f"{layer.describe()} takes integer token ids, so it must be the model's first layer")
-        if isinstance(layer, RNN) and layer.return_state:
+        if getattr(layer, "return_state", False):  # an RNN or a Bidirectional around one
             raise ValueError(f"{layer.describe()} has return_state=True, which a Sequential model cannot pass "
                              f"on (it returns a list); use the layer directly")
         if any(layer is other for other in self.layers):

@@ -889,7 +889,7 @@ def check_layer(layer: Any, x: Any = None, *, initial_state: Any = "random", tra
 
     Shapes: x (batch, ...) as the layer expects; without x the layer must be built and x is drawn
     N(0, 1) with ``batch`` rows. The layer is checked as a float64 copy (``float64_copy``) with its
-    current weights. ``initial_state``: "random" (recurrent layers: N(0, 0.5^2) states, checked too),
+    current weights. ``initial_state``: "random" (recurrent layers, Bidirectional too: N(0, 0.5^2) states, checked),
     None (zeros, not checked) or a list of arrays. ``training=True`` runs dropout with a fixed mask.
     The loss is J = sum_k <r_k, y_k> over the layer's outputs (random r_k from ``seed``).
 
@@ -903,6 +903,7 @@ def check_layer(layer: Any, x: Any = None, *, initial_state: Any = "random", tra
     """
     from ..layers.base import Layer
     from ..layers.recurrent import RNN
+    from ..layers.wrappers import Bidirectional
 
     if not isinstance(layer, Layer):
         raise TypeError(f"layer must be a minirnn Layer; got {type(layer).__name__}")
@@ -918,15 +919,19 @@ def check_layer(layer: Any, x: Any = None, *, initial_state: Any = "random", tra
     x = layer64.prepare_input(x)
     wrt: dict[str, Array] = {"x": x}
     states = None
-    recurrent = isinstance(layer64, RNN)
+    recurrent = isinstance(layer64, (RNN, Bidirectional))
     if recurrent:
         names = layer64.state_names
+        sizes = layer64.cell.state_sizes if isinstance(layer64, RNN) else layer64.state_sizes
         if isinstance(initial_state, str):
             if initial_state != "random":
                 raise ValueError(f"initial_state must be 'random', None or a list of arrays; got {initial_state!r}")
-            initial_state = [0.5 * rng.standard_normal((x.shape[0], n)) for n in layer64.cell.state_sizes.values()]
+            initial_state = [0.5 * rng.standard_normal((x.shape[0], n)) for n in sizes.values()]
         if initial_state is not None:
-            states = [np.array(s, dtype=np.float64) for s in layer64._check_initial_state(initial_state, x.shape[0])]
+            checked = layer64._check_initial_state(initial_state, x.shape[0])
+            if isinstance(layer64, Bidirectional):  # (forward states, backward states) -> one list
+                checked = [*checked[0], *checked[1]]
+            states = [np.array(s, dtype=np.float64) for s in checked]
             wrt.update({f"initial {n}": s for n, s in zip(names, states)})
     elif not (initial_state is None or initial_state == "random"):
         raise ValueError(f"initial_state applies to recurrent layers only; {layer.describe()} is not one")

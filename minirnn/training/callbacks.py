@@ -454,7 +454,9 @@ class TerminateOnNaN(Callback):
     where it stopped (``Epoch e, batch b: invalid loss, terminating training ...``, both counted from 1),
     the epoch's loss in History is NaN (as in Keras), and the model keeps the weights and optimizer state
     of the last finite step (Keras's would already hold the NaN update); ``model.divergence`` holds the
-    error fit did not raise. ``raise_error=True`` raises a RuntimeError instead, as Keras's does.
+    error fit did not raise. ``raise_error=True`` raises a RuntimeError at that batch instead, as Keras's
+    does (its cause the TrainingDivergedError): the same last finite weights and optimizer state, and no
+    callback's on_epoch_end or on_train_end runs (Keras's rule: nothing cleans up after a failed run).
 
     Example:
         >>> import numpy as np

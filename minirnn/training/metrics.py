@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -124,20 +125,56 @@ class CategoricalAccuracy(Metric):
 
 
 class SparseCategoricalAccuracy(Metric):
-    """``1[y_true == argmax y_pred]`` with integer class ids y_true (...,) or (..., 1)."""
+    """``1[y_true == argmax y_pred]`` with integer class ids y_true (...,) or (..., 1).
+
+    As Keras's: a last axis of 1 is dropped from y_true when it has the predictions' rank; otherwise
+    y_true and the predicted ids (y_pred's shape without its last axis) are broadcast against each
+    other, silently in Keras. minirnn gives the same number and warns once (``ShapeBroadcastWarning``),
+    e.g. y_true (2, 1) against y_pred (1, 2, 3): ids (2, 1) against predicted ids (1, 2), compared as
+    (2, 2), two samples (the broadcast shape's first axis).
+
+    Example:
+        >>> import numpy as np, warnings
+        >>> acc = SparseCategoricalAccuracy()
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     values = acc.per_sample(np.array([[1], [1]]), np.array([[[0.1, 0.6, 0.3], [0.0, 0.9, 0.1]]]))
+        >>> values.tolist(), len(caught)
+        ([1.0, 1.0], 1)
+    """
 
     direction = "up"
     default_name = "sparse_categorical_accuracy"
 
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name)
+        self._warned = False
+
     def per_sample(self, y_true, y_pred):
         t = np.asarray(y_true)
-        if t.ndim == y_pred.ndim and t.shape[-1] == 1:
+        squeezed = t.ndim == y_pred.ndim and t.ndim > 0 and t.shape[-1] == 1
+        if squeezed:
             t = t[..., 0]
         predicted = y_pred.argmax(axis=-1)
-        if t.shape != predicted.shape:
-            raise ValueError(f"sparse categorical accuracy needs targets of shape {predicted.shape} or "
-                             f"{(*predicted.shape, 1)}; got {np.shape(y_true)}")
-        return _per_sample((t.astype(y_pred.dtype) == predicted.astype(y_pred.dtype)).astype(y_pred.dtype))
+        expected = f"{predicted.shape} or {(*predicted.shape, 1)}"
+        try:
+            shape = np.broadcast_shapes(t.shape, predicted.shape)
+        except ValueError:
+            raise ValueError(f"sparse categorical accuracy needs targets of shape {expected} (or shapes that "
+                             f"broadcast against {predicted.shape}, as in Keras); got {np.shape(y_true)}") from None
+        if squeezed and shape != t.shape:
+            # Keras reshapes the matches back to the targets' shape here, which fails: refuse as it does
+            raise ValueError(f"sparse categorical accuracy needs targets of shape {expected}; got "
+                             f"{np.shape(y_true)} (Keras fails on these shapes too)")
+        if t.shape != predicted.shape and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"{self.name}: targets of shape {np.shape(y_true)} and predictions of shape {y_pred.shape} "
+                f"(predicted class ids {predicted.shape}) differ; as in Keras, the ids are compared as {t.shape} "
+                f"against {predicted.shape} broadcast to {shape}, and each of the {shape[0] if shape else 1} rows "
+                f"counts as one sample.", losses_mod.ShapeBroadcastWarning, stacklevel=3)
+        matches = t.astype(y_pred.dtype) == predicted.astype(y_pred.dtype)
+        return _per_sample(matches.astype(y_pred.dtype))
 
 
 class MeanMetricWrapper(Metric):
