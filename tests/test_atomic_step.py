@@ -349,3 +349,45 @@ def test_stateful_layers_keep_state_when_interrupted(call):
                 np.testing.assert_array_equal(a, b)
         else:
             assert all(np.isfinite(s).all() for layer in layers for s in layer.states)
+
+
+def test_a_child_forked_during_training_starts_with_the_normal_blas_setting():
+    """Training changes no process-wide setting (runtime.py: no BLAS thread policy for fit), so a process
+    forked in the middle of fit, and one forked while a step is interrupted, get the parent's normal BLAS
+    threads; the allocator policy, applied once per process, is inherited as applied."""
+    import json
+
+    from minirnn import runtime
+    from minirnn.callbacks import Callback
+
+    normal = blas_threads()
+    reports = []
+
+    def fork_and_report():
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report and leave at once, running no test machinery
+            try:
+                os.write(write, json.dumps([blas_threads(), runtime._state.get("applied")]).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as f:
+            reports.append(json.loads(f.read()))
+        os.waitpid(pid, 0)
+
+    class ForkMidEpoch(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                fork_and_report()
+
+    model = Sequential([SimpleRNN(3, input_shape=(4, 2), seed=0), Dense(1, seed=1)])
+    model.compile(Adam(0.01), "mse")
+    x, y = np.ones((8, 4, 2), np.float32), np.ones((8, 1), np.float32)
+    model.fit(x, y, batch_size=2, verbose=0, callbacks=[ForkMidEpoch()])
+    lines, _ = run_with_interrupt(lambda: model.train_on_batch(x, y), None)
+    run_with_interrupt(lambda: model.train_on_batch(x, y), lines // 2)
+    fork_and_report()
+    applied = runtime.keep_freed_memory()
+    assert reports == [[[list(t) for t in normal], applied]] * 2
+    assert blas_threads() == normal
