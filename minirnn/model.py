@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from . import _atomic, runtime
-from .layers.base import Layer, as_float_array, check_finite_weight, check_positive_int
+from .layers.base import Layer, as_float_array, check_finite_weight, check_positive_int, refuse_masked
 from .layers.core import InputLayer, as_token_ids
 from .layers.recurrent import RNN
 from .saving import register_model_class, save_model
@@ -658,9 +658,7 @@ class Sequential:
 
     def _check_xy_body(self, x: Any, y: Any, names: tuple[str, str]) -> tuple[Array, Array]:
         x = self._check_x(x, names[0])
-        if isinstance(y, np.ma.MaskedArray):
-            raise TypeError(f"{names[1]} is a NumPy masked array; minirnn would silently use its masked values: "
-                            f"pass {names[1]}.filled(value) (and mask steps with a Masking layer)")
+        refuse_masked(names[1], y)
         y = np.asarray(y)
         if np.issubdtype(y.dtype, np.complexfloating):
             raise TypeError(f"{names[1]} must be real; got dtype {y.dtype}")
@@ -717,6 +715,7 @@ def _check_sample_weight(sample_weight: Any, class_weight: Any, n: int, name: st
         return None
     if sample_weight is None:
         return None
+    refuse_masked(name, sample_weight)
     sw = np.asarray(sample_weight)
     if sw.dtype == object or not (np.issubdtype(sw.dtype, np.number) or sw.dtype == bool) \
             or np.issubdtype(sw.dtype, np.complexfloating):

@@ -128,6 +128,12 @@ MODEL_CASES = [
     ("x masked array", lambda m: m.predict(np.ma.masked_array(X, mask=X > 1)), TypeError, "x is a NumPy masked"),
     ("y masked array", lambda m: m.fit(X, np.ma.masked_array(Y, mask=Y > 0), verbose=0), TypeError,
      "y is a NumPy masked"),
+    ("sample_weight masked array", lambda m: m.fit(X, Y, sample_weight=np.ma.masked_array(np.ones(N), np.arange(N) > 5),
+                                                   verbose=0), TypeError, "sample_weight is a NumPy masked array"),
+    ("validation y masked array", lambda m: m.fit(X, Y, validation_data=(X, np.ma.masked_array(Y, mask=Y > 0)),
+                                                  verbose=0), TypeError, "validation y is a NumPy masked array"),
+    ("token ids masked array", lambda m: _embedding_model().predict(np.ma.masked_array(np.ones((2, 3), int))),
+     TypeError, "x is a NumPy masked array"),
     ("set_weights NaN", lambda m: m.set_weights([with_nan(w) if w.size > 3 else w for w in m.get_weights()]),
      ValueError, "contains NaN or Inf"),
     ("set_weights overflow", lambda m: m.set_weights([np.full(w.shape, 1e39) for w in m.get_weights()]),
@@ -139,6 +145,12 @@ MODEL_CASES = [
     ("load a CSV", lambda m: _load_text_file(), ValueError, "not a minirnn model file"),
     ("save over a FIFO", lambda m: m.save(_fifo()), ValueError, "not a regular file"),
 ]
+
+
+def _embedding_model():
+    from minirnn.layers import Embedding
+
+    return Sequential([Embedding(5, 2, input_shape=(3,), seed=0), SimpleRNN(2, seed=1)])
 
 
 def _load_text_file():
