@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from . import runtime
-from .layers.base import Layer, as_float_array, check_finite_weight, check_positive_int
+from . import _atomic, runtime
+from .layers.base import Layer, as_float_array, check_finite_weight, check_positive_int, refuse_masked
 from .layers.core import InputLayer, as_token_ids
 from .layers.recurrent import RNN
 from .saving import register_model_class, save_model
@@ -289,6 +289,7 @@ class Sequential:
         With ``return_input_gradient=True`` returns ``(loss, grads, dL/dx)``, dL/dx shaped like x.
         """
         self._require_compiled("loss_and_gradients")
+        rng = _check_rng(rng)
         x, y = self._check_xy(x, y)
         if return_input_gradient:
             loss, dy, _, caches = self._forward_loss(x, y, training, rng)
@@ -307,18 +308,27 @@ class Sequential:
             grads = self._backward(caches, dy)
         return float(loss), grads, y_hat, mask, self._output_logits(caches)
 
-    def _train_step(self, *args: Any, **kwargs: Any) -> float:
-        """One training step (``_train_step_body``), all or nothing: if it raises, the weights, the optimizer
-        state and the carried states of stateful layers are those before it."""
+    def _train_step(self, x: Array, y: Array, rng: np.random.Generator | None, where: str,
+                    metrics: metrics_mod.MeanTracker | None = None, sample_weight: Array | None = None) -> float:
+        """One training step (``_train_step_body``), all or nothing: if it raises (KeyboardInterrupt included,
+        and a second one during the restore, see ``minirnn._atomic``), the weights, the optimizer state and
+        the carried states of stateful layers are those before it."""
         carried = _carried_states(self.layers)
-        try:
-            return self._train_step_body(*args, **kwargs)
-        except BaseException:
+        optimizer, params = self.optimizer, self.weights
+        taken: list[tuple] = []  # the optimizer's snapshot, once the body has taken it
+
+        def undo() -> None:
+            if taken:
+                optimizer.restore(params, taken[0])
+            optimizer._caller_guards_step = False  # a later apply of its own guards itself again
             _restore_states(carried)
-            raise
+
+        return _atomic.all_or_nothing(
+            lambda: self._train_step_body(x, y, rng, where, metrics, sample_weight, params, taken), undo)
 
     def _train_step_body(self, x: Array, y: Array, rng: np.random.Generator | None, where: str,
-                    metrics: metrics_mod.MeanTracker | None = None, sample_weight: Array | None = None) -> float:
+                         metrics: metrics_mod.MeanTracker | None, sample_weight: Array | None,
+                         params: list[Array], taken: list[tuple]) -> float:
         loss, grads, y_hat, mask, logits = self._loss_gradients_output(x, y, True, rng, sample_weight)
         if metrics is not None:  # as Keras: on this step's training-mode predictions, before the update
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -331,27 +341,24 @@ class Sequential:
                                         f"the last finite step ({advice})")
         # All or nothing, under any exception (KeyboardInterrupt included) and when the update itself
         # overflows (a finite gradient times a huge learning rate): the snapshot is taken after the slots
-        # exist, so the first step is restored whole too; the optimizer's own guard is not repeated.
-        optimizer, params = self.optimizer, self.weights
+        # exist, so the first step is restored whole too; _train_step's undo restores it, and the
+        # optimizer's own guard is not repeated.
+        optimizer = self.optimizer
         optimizer.prepare(params)
-        saved = optimizer.snapshot(params)
-        try:
-            optimizer._caller_guards_step = True
-            with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error, not a warning
-                optimizer.apply(params, grads)
-            if not all(np.isfinite(w).all() for w in params):
-                raise TrainingDivergedError(f"the update at {where} made a weight non-finite; training stopped "
-                                            f"and the weights are those after the last finite step ({advice})")
-        except BaseException:
-            optimizer.restore(params, saved)
-            raise
-        finally:
-            optimizer._caller_guards_step = False
+        taken.append(optimizer.snapshot(params))
+        optimizer._caller_guards_step = True
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error, not a warning
+            optimizer.apply(params, grads)
+        optimizer._caller_guards_step = False
+        if not all(np.isfinite(w).all() for w in params):
+            raise TrainingDivergedError(f"the update at {where} made a weight non-finite; training stopped "
+                                        f"and the weights are those after the last finite step ({advice})")
         return loss
 
     def train_on_batch(self, x: Any, y: Any, rng: np.random.Generator | None = None) -> float:
         """One optimizer step on the batch (x, y), dropout active; returns the loss before the step."""
         self._require_compiled("train_on_batch")
+        rng = _check_rng(rng)
         x, y = self._check_xy(x, y)
         runtime.keep_freed_memory()
         return self._train_step(x, y, rng, "train_on_batch")
@@ -382,6 +389,8 @@ class Sequential:
         after every epoch; a callback may set ``model.stop_training = True``.
         """
         self._require_compiled("fit")
+        # Every argument is checked before anything changes; the data checks build an unbuilt model (the
+        # shapes come from the data), and if any later check refuses, it is unbuilt again (``_rejecting``).
         epochs = check_positive_int("epochs", epochs)
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
                 or not 0 <= initial_epoch < epochs:
@@ -390,30 +399,12 @@ class Sequential:
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
                 or not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be a number in [0, 1); got {validation_split!r}")
-        x, y = self._check_xy(x, y)
-        sample_weight = _check_sample_weight(sample_weight, class_weight, len(x))
-        sw_val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
-            x_val, y_val = self._check_xy(*validation_data[:2], names=("validation x", "validation y"))
-            if len(validation_data) == 3:
-                sw_val = _check_sample_weight(validation_data[2], None, len(x_val), "validation sample_weight")
-        elif validation_split:
-            split_at = int(len(x) * (1.0 - validation_split))
-            if split_at == 0 or split_at == len(x):
-                raise ValueError(f"validation_split={validation_split} leaves no training or no validation "
-                                 f"samples out of {len(x)}")
-            x, x_val = x[:split_at], x[split_at:]
-            y, y_val = y[:split_at], y[split_at:]
-            if sample_weight is not None:  # as Keras: the split comes first, so class weights stay in training
-                sample_weight, sw_val = sample_weight[:split_at], sample_weight[split_at:]
-        else:
-            x_val = y_val = None
-        if class_weight is not None:
-            sample_weight = _class_weight_to_sample_weight(class_weight, y)
-        cbs = callbacks_mod.CallbackList(callbacks, self)
-        resolved = self._resolve_metrics(y, x.shape)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False; got {shuffle!r}")
+        verbose = _check_verbose(verbose)
+        seed = _check_seed(seed)
+        x, y, x_val, y_val, sample_weight, sw_val, cbs, resolved = self._rejecting(lambda: self._fit_inputs(
+            x, y, validation_split, validation_data, sample_weight, class_weight, callbacks))
         root = np.random.SeedSequence(seed)
 
         history = History()
@@ -476,6 +467,53 @@ class Sequential:
         cbs.on_train_end(dict(logs))
         return history
 
+    def _fit_inputs(self, x: Any, y: Any, validation_split: float, validation_data: Any, sample_weight: Any,
+                    class_weight: Any, callbacks: Any) -> tuple:
+        """fit's data checked and split: ``(x, y, x_val, y_val, sample_weight, sw_val, callbacks, metrics)``."""
+        x, y = self._check_xy(x, y)
+        sample_weight = self._check_sample_weight(sample_weight, class_weight, x, y)
+        sw_val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError(f"validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                                 f"sample_weight_val); got {_describe(validation_data)}")
+            x_val, y_val = self._check_xy(*validation_data[:2], names=("validation x", "validation y"))
+            if len(validation_data) == 3:
+                sw_val = self._check_sample_weight(validation_data[2], None, x_val, y_val,
+                                                   "validation sample_weight")
+        elif validation_split:
+            split_at = int(len(x) * (1.0 - validation_split))
+            if split_at == 0 or split_at == len(x):
+                raise ValueError(f"validation_split={validation_split} leaves no training or no validation "
+                                 f"samples out of {len(x)}")
+            x, x_val = x[:split_at], x[split_at:]
+            y, y_val = y[:split_at], y[split_at:]
+            if sample_weight is not None:  # as Keras: the split comes first, so class weights stay in training
+                sample_weight, sw_val = sample_weight[:split_at], sample_weight[split_at:]
+        else:
+            x_val = y_val = None
+        if class_weight is not None:
+            sample_weight = _class_weight_to_sample_weight(class_weight, y)
+        resolved = self._resolve_metrics(y, x.shape)
+        cbs = callbacks_mod.CallbackList(callbacks, self)
+        return x, y, x_val, y_val, sample_weight, sw_val, cbs, resolved
+
+    def _check_sample_weight(self, sample_weight: Any, class_weight: Any, x: Array, y: Array,
+                             name: str = "sample_weight") -> Array | None:
+        """``_check_sample_weight`` (values, one row per sample), and the shape checked against the loss
+        values now, on the first rows, not at the first step (which would leave a freshly built model built)."""
+        sw = _check_sample_weight(sample_weight, class_weight, len(x), name)
+        if sw is None or sw.ndim == 1:  # (N,) weights every loss value's shape
+            return sw
+        k = min(len(x), 2)
+        predicted = np.zeros((k, *self.output_shape(x.shape[1:])), self.layers[-1].dtype)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                self._loss_value_and_grad(y[:k], predicted, None, None, sw[:k])
+        except ValueError as err:
+            raise ValueError(f"{name} of shape {sw.shape}: {err}") from None
+        return sw
+
     def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: int = 0,
                  sample_weight: Any = None) -> float | list[float]:
         """The loss on (x, y) with dropout off: the batch-size-weighted mean of the batch losses; with
@@ -483,9 +521,15 @@ class Sequential:
         ``sample_weight`` (N,) or shaped like the loss values weights them as in ``fit``."""
         self._require_compiled("evaluate")
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
-        x, y = self._check_xy(x, y)
-        sample_weight = _check_sample_weight(sample_weight, None, len(x))
-        self._resolve_metrics(y, x.shape)
+        verbose = _check_verbose(verbose)
+
+        def check() -> tuple:
+            x_, y_ = self._check_xy(x, y)
+            sw = self._check_sample_weight(sample_weight, None, x_, y_)
+            self._resolve_metrics(y_, x_.shape)
+            return x_, y_, sw
+
+        x, y, sample_weight = self._rejecting(check)
         runtime.keep_freed_memory()
         logs = self._evaluate(x, y, batch_size, sample_weight)
         if verbose:
@@ -496,11 +540,9 @@ class Sequential:
         total = 0.0
         tracker = metrics_mod.MeanTracker(self.resolved_metrics or [])
         carried = _carried_states(self.layers)
-        try:
-            return self._evaluate_batches(x, y, batch_size, sample_weight, total, tracker)
-        except BaseException:  # a stateful layer keeps the state it carried before the call
-            _restore_states(carried)
-            raise
+        # if the call raises, a stateful layer keeps the state it carried before it (also under a second Ctrl-C)
+        return _atomic.all_or_nothing(lambda: self._evaluate_batches(x, y, batch_size, sample_weight, total, tracker),
+                                      lambda: _restore_states(carried))
 
     def _evaluate_batches(self, x, y, batch_size, sample_weight, total, tracker) -> dict[str, float]:
         for start in range(0, len(x), batch_size):
@@ -515,14 +557,14 @@ class Sequential:
     def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> Array:
         """The model's outputs for x, computed in batches with dropout off."""
         batch_size = 32 if batch_size is None else check_positive_int("batch_size", batch_size)
+        _check_verbose(verbose)
         x = self._check_x(x)
         runtime.keep_freed_memory()  # the allocator policy, once per process (minirnn.runtime)
         carried = _carried_states(self.layers)
-        try:
-            outs = [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)]
-        except BaseException:  # a stateful layer keeps the state it carried before the call
-            _restore_states(carried)
-            raise
+        # if the call raises, a stateful layer keeps the state it carried before it (also under a second Ctrl-C)
+        outs = _atomic.all_or_nothing(
+            lambda: [self._inference(x[s:s + batch_size], s) for s in range(0, len(x), batch_size)],
+            lambda: _restore_states(carried))
         return np.concatenate(outs, axis=0)
 
     def _inference(self, x: Array, offset: int = 0, return_mask: bool = False, return_logits: bool = False):
@@ -553,6 +595,9 @@ class Sequential:
         raise NonFiniteOutputError("the model produced NaN or Inf")
 
     def __call__(self, x: Any, training: bool = False, rng: np.random.Generator | None = None) -> Array:
+        if not isinstance(training, (bool, np.bool_)):
+            raise TypeError(f"training must be True or False; got {training!r}")
+        rng = _check_rng(rng)
         return self._forward(self._check_x(x), training, rng)[0]
 
     # -- checks -----------------------------------------------------------------------------------
@@ -568,12 +613,18 @@ class Sequential:
 
     def _check_x(self, x: Any, name: str = "x") -> Array:
         """``x`` checked and cast (``_check_x_body``); rejected data leaves an unbuilt model unbuilt."""
-        unbuilt = _unbuilt_layers(self.layers)
-        try:
-            return self._check_x_body(x, name)
-        except BaseException:
+        return self._rejecting(lambda: self._check_x_body(x, name))
+
+    def _rejecting(self, check: Callable[[], Any]) -> Any:
+        """``check()``; if it raises, the layers it built are unbuilt again and the metrics it resolved are
+        forgotten, so that rejected data (or any rejected argument checked with it) leaves the model as it was."""
+        unbuilt, resolved = _unbuilt_layers(self.layers), self.resolved_metrics
+
+        def undo() -> None:
             _unbuild(unbuilt)
-            raise
+            self.resolved_metrics = resolved
+
+        return _atomic.all_or_nothing(check, undo)
 
     def _check_x_body(self, x: Any, name: str = "x") -> Array:
         if not self.layers:
@@ -603,18 +654,11 @@ class Sequential:
 
     def _check_xy(self, x: Any, y: Any, names: tuple[str, str] = ("x", "y")) -> tuple[Array, Array]:
         """``(x, y)`` checked (``_check_xy_body``); rejected data leaves an unbuilt model unbuilt."""
-        unbuilt = _unbuilt_layers(self.layers)
-        try:
-            return self._check_xy_body(x, y, names)
-        except BaseException:
-            _unbuild(unbuilt)
-            raise
+        return self._rejecting(lambda: self._check_xy_body(x, y, names))
 
     def _check_xy_body(self, x: Any, y: Any, names: tuple[str, str]) -> tuple[Array, Array]:
         x = self._check_x(x, names[0])
-        if isinstance(y, np.ma.MaskedArray):
-            raise TypeError(f"{names[1]} is a NumPy masked array; minirnn would silently use its masked values: "
-                            f"pass {names[1]}.filled(value) (and mask steps with a Masking layer)")
+        refuse_masked(names[1], y)
         y = np.asarray(y)
         if np.issubdtype(y.dtype, np.complexfloating):
             raise TypeError(f"{names[1]} must be real; got dtype {y.dtype}")
@@ -671,6 +715,7 @@ def _check_sample_weight(sample_weight: Any, class_weight: Any, n: int, name: st
         return None
     if sample_weight is None:
         return None
+    refuse_masked(name, sample_weight)
     sw = np.asarray(sample_weight)
     if sw.dtype == object or not (np.issubdtype(sw.dtype, np.number) or sw.dtype == bool) \
             or np.issubdtype(sw.dtype, np.complexfloating):
@@ -680,6 +725,39 @@ def _check_sample_weight(sample_weight: Any, class_weight: Any, n: int, name: st
     if not np.isfinite(sw).all():
         raise ValueError(f"{name} contains NaN or Inf")
     return sw.astype(np.float64, copy=False)
+
+
+def _check_verbose(verbose: Any) -> int:
+    """0 (silent), 1 (a progress bar) or 2 (one line per epoch); Keras's 'auto' is 1."""
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, np.bool_)) or not isinstance(verbose, (int, np.integer)) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto'; got {verbose!r}")
+    return int(verbose)
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be None or an integer >= 0; got {seed!r} of type {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be None or an integer >= 0; got {seed}")
+    return int(seed)
+
+
+def _check_rng(rng: Any) -> np.random.Generator | None:
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be None or a numpy.random.Generator (np.random.default_rng(seed)); "
+                        f"got {rng!r} of type {type(rng).__name__}")
+    return rng
+
+
+def _describe(value: Any) -> str:
+    """A short description of a rejected argument: its type, and its length for a tuple or list."""
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"{type(value).__name__}"
 
 
 def _class_weight_to_sample_weight(class_weight: dict, y: Array) -> Array:

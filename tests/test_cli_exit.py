@@ -16,6 +16,7 @@ from minirnn.tools.cli import main
     (["--seed", "-1"], "--seed must be an integer in [0, 2**63); got -1"),
     (["--units", "1000000000"], "--units 1000000000 needs about 112,000,000"),
     (["--out", "{file}"], "exists and is not a folder"),
+    (["--out", "{file}/figures"], "on its path is a file, not a folder"),
 ])
 def test_bad_demo_options_exit_2_before_training(tmp_path, capsys, argv, fragment):
     existing = tmp_path / "taken"
@@ -25,6 +26,25 @@ def test_bad_demo_options_exit_2_before_training(tmp_path, capsys, argv, fragmen
     out, err = capsys.readouterr()
     assert fragment in err, err
     assert "Epoch" not in out and "minirnn demo:" not in out  # nothing ran
+    assert existing.read_text() == "x"
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--out", "{file}"], "--out '{file}' exists and is not a folder"),
+    (["--out", "{file}/figures"], "--out '{file}/figures': '{file}' on its path is a file, not a folder"),
+    (["--no-plot", "--json", "{dir}"], "--json '{dir}' is a folder; give a file name"),
+    (["--no-plot", "--json", "{file}/m.json"], "--json '{file}/m.json': '{file}' on its path is a file"),
+])
+def test_bad_memory_output_paths_exit_2_before_any_run(tmp_path, capsys, argv, fragment):
+    """Before: the paths were used only after the runs (up to 10 minutes), and then failed with a traceback."""
+    existing = tmp_path / "taken"
+    existing.write_text("x")
+    fill = lambda a: a.replace("{file}", os.fspath(existing)).replace("{dir}", os.fspath(tmp_path))  # noqa: E731
+    assert main(["memory", "--budget", "quick", "--cell", "simple_rnn", "--task", "adding", "--T", "10",
+                 *map(fill, argv)]) == 2
+    out, err = capsys.readouterr()
+    assert fill(fragment) in err, err
+    assert "memory horizon" not in out  # no run started
     assert existing.read_text() == "x"
 
 

@@ -128,6 +128,12 @@ MODEL_CASES = [
     ("x masked array", lambda m: m.predict(np.ma.masked_array(X, mask=X > 1)), TypeError, "x is a NumPy masked"),
     ("y masked array", lambda m: m.fit(X, np.ma.masked_array(Y, mask=Y > 0), verbose=0), TypeError,
      "y is a NumPy masked"),
+    ("sample_weight masked array", lambda m: m.fit(X, Y, sample_weight=np.ma.masked_array(np.ones(N), np.arange(N) > 5),
+                                                   verbose=0), TypeError, "sample_weight is a NumPy masked array"),
+    ("validation y masked array", lambda m: m.fit(X, Y, validation_data=(X, np.ma.masked_array(Y, mask=Y > 0)),
+                                                  verbose=0), TypeError, "validation y is a NumPy masked array"),
+    ("token ids masked array", lambda m: _embedding_model().predict(np.ma.masked_array(np.ones((2, 3), int))),
+     TypeError, "x is a NumPy masked array"),
     ("set_weights NaN", lambda m: m.set_weights([with_nan(w) if w.size > 3 else w for w in m.get_weights()]),
      ValueError, "contains NaN or Inf"),
     ("set_weights overflow", lambda m: m.set_weights([np.full(w.shape, 1e39) for w in m.get_weights()]),
@@ -139,6 +145,12 @@ MODEL_CASES = [
     ("load a CSV", lambda m: _load_text_file(), ValueError, "not a minirnn model file"),
     ("save over a FIFO", lambda m: m.save(_fifo()), ValueError, "not a regular file"),
 ]
+
+
+def _embedding_model():
+    from minirnn.layers import Embedding
+
+    return Sequential([Embedding(5, 2, input_shape=(3,), seed=0), SimpleRNN(2, seed=1)])
 
 
 def _load_text_file():
@@ -291,26 +303,93 @@ def test_activations_are_stable_at_large_inputs(z):
                 assert y[0] == np.sign(z)
 
 
-@pytest.mark.parametrize("bad", [
-    lambda m: m.fit(with_nan(X), Y, verbose=0),
-    lambda m: m.fit(X, Y[:3], verbose=0),
-    lambda m: m.fit(X, Y.astype(complex), verbose=0),
-    lambda m: m.fit(X, np.zeros((N, 2, 3)), verbose=0),
-    lambda m: m.predict(with_nan(X)),
-    lambda m: m.evaluate(X, with_nan(Y)),
-], ids=["x NaN", "lengths", "y complex", "y shape", "predict NaN", "evaluate NaN"])
-def test_rejected_data_leaves_an_unbuilt_model_unbuilt(bad):
-    """Before: the model was built (and its weights initialised) from the rejected data's shape."""
+def _callback_list():
+    from minirnn.callbacks import EarlyStopping
+
+    return (EarlyStopping(),)
+
+
+# (id, action on a compiled, unbuilt model, exception type, message fragment: the argument, what it must be,
+# what it got). Every argument of fit / evaluate / predict / train_on_batch / loss_and_gradients / __call__.
+UNBUILT_CASES = [
+    ("x NaN", lambda m: m.fit(with_nan(X), Y, verbose=0), ValueError, "x contains NaN or Inf"),
+    ("lengths", lambda m: m.fit(X, Y[:3], verbose=0), ValueError, "got 12 and 3"),
+    ("y complex", lambda m: m.fit(X, Y.astype(complex), verbose=0), TypeError, "y must be real; got dtype complex"),
+    ("y shape", lambda m: m.fit(X, np.zeros((N, 2, 3)), verbose=0), ValueError, "(12, 2, 3) cannot be matched"),
+    ("predict NaN", lambda m: m.predict(with_nan(X)), ValueError, "x contains NaN or Inf"),
+    ("evaluate NaN", lambda m: m.evaluate(X, with_nan(Y)), ValueError, "y contains NaN or Inf"),
+    # rejected after the data had built the model (before: it stayed built, weights initialised)
+    ("sample_weight rows", lambda m: m.fit(X, Y, sample_weight=np.ones(5), verbose=0), ValueError,
+     "sample_weight must have one row per sample (12); got shape (5,)"),
+    ("sample_weight NaN", lambda m: m.fit(X, Y, sample_weight=with_nan(np.ones(N)), verbose=0), ValueError,
+     "sample_weight contains NaN or Inf"),
+    ("sample_weight complex", lambda m: m.fit(X, Y, sample_weight=np.ones(N, complex), verbose=0), TypeError,
+     "sample_weight must be a real numeric array; got dtype complex128"),
+    ("sample_weight vs loss values", lambda m: m.fit(X, Y, sample_weight=np.ones((N, 3)), verbose=0), ValueError,
+     "sample_weight of shape (12, 3): sample_weight/mask of shape (2, 3) cannot weight loss values of shape (2,)"),
+    ("sample_weight and class_weight", lambda m: m.fit(X, Y, sample_weight=np.ones(N), class_weight={0: 1.0},
+                                                       verbose=0), ValueError, "class_weight or sample_weight"),
+    ("class_weight list", lambda m: m.fit(X, Y, class_weight=[1.0, 2.0], verbose=0), TypeError,
+     "class_weight must be a dict {class id: weight}; got [1.0, 2.0]"),
+    ("class_weight NaN", lambda m: m.fit(X, Y, class_weight={0: float("nan")}, verbose=0), ValueError,
+     "class_weight[0] must be a finite number; got nan"),
+    ("class_weight 3-D targets", lambda m: m.fit(X, np.zeros((N, 1, 1)), class_weight={0: 2.0}, verbose=0),
+     ValueError, "class_weight needs targets of shape (N,), (N, 1) or one-hot (N, C); got (12, 1, 1)"),
+    ("validation_data length", lambda m: m.fit(X, Y, validation_data=(X,), verbose=0), ValueError,
+     "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val); got a tuple of 1"),
+    ("validation_data type", lambda m: m.fit(X, Y, validation_data=X, verbose=0), ValueError,
+     "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val); got ndarray"),
+    ("validation x features", lambda m: m.fit(X, Y, validation_data=(data(d=2)[0], Y), verbose=0), ValueError,
+     "validation x"),
+    ("validation y NaN", lambda m: m.fit(X, Y, validation_data=(X, with_nan(Y)), verbose=0), ValueError,
+     "validation y contains NaN or Inf"),
+    ("validation sample_weight", lambda m: m.fit(X, Y, validation_data=(X, Y, np.ones(3)), verbose=0), ValueError,
+     "validation sample_weight must have one row per sample (12); got shape (3,)"),
+    ("validation_split empty", lambda m: m.fit(X[:2], Y[:2], validation_split=0.6, verbose=0), ValueError,
+     "validation_split=0.6 leaves no training or no validation samples out of 2"),
+    ("callbacks type", lambda m: m.fit(X, Y, callbacks=len, verbose=0), TypeError,
+     "callbacks must be a list of Callback objects or functions f(epoch, logs); got builtin_function"),
+    ("callbacks item", lambda m: m.fit(X, Y, callbacks=[*_callback_list(), 3], verbose=0), TypeError,
+     "callbacks[1] must be a Callback or a function f(epoch, logs); got 3"),
+    ("shuffle", lambda m: m.fit(X, Y, shuffle="yes", verbose=0), TypeError, "shuffle must be True or False; got 'yes'"),
+    ("verbose", lambda m: m.fit(X, Y, verbose=3), ValueError, "verbose must be 0, 1, 2 or 'auto'; got 3"),
+    ("seed negative", lambda m: m.fit(X, Y, verbose=0, seed=-1), ValueError,
+     "seed must be None or an integer >= 0; got -1"),
+    ("seed string", lambda m: m.fit(X, Y, verbose=0, seed="0"), TypeError,
+     "seed must be None or an integer >= 0; got '0' of type str"),
+    ("evaluate sample_weight rows", lambda m: m.evaluate(X, Y, sample_weight=np.ones(2)), ValueError,
+     "sample_weight must have one row per sample (12); got shape (2,)"),
+    ("evaluate sample_weight vs loss", lambda m: m.evaluate(X, Y, sample_weight=np.ones((N, 4, 1))), ValueError,
+     "sample_weight of shape (12, 4, 1)"),
+    ("evaluate verbose", lambda m: m.evaluate(X, Y, verbose=-1), ValueError, "verbose must be 0, 1, 2 or 'auto'"),
+    ("predict verbose", lambda m: m.predict(X, verbose="quiet"), ValueError, "got 'quiet'"),
+    ("train_on_batch rng", lambda m: m.train_on_batch(X, Y, rng=0), TypeError,
+     "rng must be None or a numpy.random.Generator (np.random.default_rng(seed)); got 0 of type int"),
+    ("loss_and_gradients rng", lambda m: m.loss_and_gradients(X, Y, training=True, rng=np.random.RandomState(0)),
+     TypeError, "got RandomState"),
+    ("call training", lambda m: m(X, training="yes"), TypeError, "training must be True or False; got 'yes'"),
+]
+
+
+@pytest.mark.parametrize("case", UNBUILT_CASES, ids=[c[0] for c in UNBUILT_CASES])
+def test_rejected_arguments_leave_an_unbuilt_model_unbuilt(case):
+    """Before: the data built the model (weights initialised from its shape), then sample_weight,
+    class_weight, validation_data, validation_split, callbacks or seed were refused and it stayed built."""
+    _, action, exc, fragment = case
     model = Sequential([Bidirectional(LSTM(3, seed=0)), Dense(1, seed=1)])
-    model.compile("adam", "mse")
-    with pytest.raises((ValueError, TypeError)):
+    model.compile("adam", "mse", metrics=["mae"])
+    with pytest.raises(exc) as info:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShapeBroadcastWarning)
-            bad(model)
+            action(model)
+    assert fragment in str(info.value), str(info.value)
     assert not model.built and all(not layer.built and not layer.params for layer in model.layers)
     assert not model.layers[0].forward_layer.built and not model.layers[0].forward_layer.params
+    assert model.optimizer.iterations == 0 and model.optimizer.slots == {}
+    assert model.resolved_metrics is None
     model.fit(data(d=2)[0], Y, verbose=0)  # and it builds from the first good data
     assert model.layers[0].forward_layer.params["kernel"].shape == (2, 12)
+    assert model.optimizer.iterations == 1
 
 
 def test_one_optimizer_per_model_and_copies():

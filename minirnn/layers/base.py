@@ -53,11 +53,16 @@ def check_rate(name: str, value: Any) -> float:
     return float(value)
 
 
-def as_float_array(name: str, x: Any, dtype: np.dtype | None = None) -> Array:
-    """``x`` as a floating array (cast to ``dtype`` when given), with a clear error otherwise."""
-    if isinstance(x, np.ma.MaskedArray):  # np.asarray would drop the mask and keep the masked values
+def refuse_masked(name: str, x: Any) -> None:
+    """A NumPy masked array is refused: np.asarray would drop the mask and keep the masked values."""
+    if isinstance(x, np.ma.MaskedArray):
         raise TypeError(f"{name} is a NumPy masked array; minirnn would silently use its masked values: pass "
                         f"{name}.filled(value) (and mask steps with a Masking layer)")
+
+
+def as_float_array(name: str, x: Any, dtype: np.dtype | None = None) -> Array:
+    """``x`` as a floating array (cast to ``dtype`` when given), with a clear error otherwise."""
+    refuse_masked(name, x)
     arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}")

@@ -25,7 +25,7 @@ import numpy as np
 from .. import activations, initializers
 from ..kernels.dense import dense_backward, dense_forward
 from ..kernels.dropout import dropout_backward, dropout_forward
-from .base import Layer, LayerGrads, check_positive_int, check_rate
+from .base import Layer, LayerGrads, check_positive_int, check_rate, refuse_masked
 
 Array = np.ndarray
 
@@ -192,6 +192,7 @@ def _keras_uniform(shape: tuple, rng: np.random.Generator, dtype) -> Array:
 def as_token_ids(name: str, x: Any, input_dim: int | None = None) -> Array:
     """``x`` as int64 token ids: an integer array, or floats that hold whole numbers (Keras casts its input to
     int32); each id in [0, input_dim) when input_dim is given. Raises a ValueError/TypeError naming x otherwise."""
+    refuse_masked(name, x)
     arr = np.asarray(x)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
             or np.issubdtype(arr.dtype, np.complexfloating):

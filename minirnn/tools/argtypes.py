@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from pathlib import Path
 
 
 def positive_int(text: str) -> int:
@@ -53,3 +55,42 @@ def rate(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a rate in [0, 1); got {text!r}")
     return value
+
+
+def output_folder_problem(option: str, value: str) -> str | None:
+    """Why ``value`` cannot be the output folder of ``option`` (None if it can): it exists and is not a
+    folder, or the nearest existing folder on its path is not writable. Checked before any training, so
+    that a bad path never costs a run.
+
+        >>> output_folder_problem("--out", ".") is None
+        True
+    """
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        return f"{option} {value!r} exists and is not a folder; give a folder"
+    return _writable_parent_problem(option, value, out if out.exists() else None)
+
+
+def output_file_problem(option: str, value: str) -> str | None:
+    """Why ``value`` cannot be written as the output file of ``option`` (None if it can): it is a folder,
+    or the nearest existing folder on its path is not writable (its missing folders are created).
+
+        >>> output_file_problem("--json", ".")
+        "--json '.' is a folder; give a file name"
+    """
+    path = Path(value)
+    if path.is_dir():
+        return f"{option} {value!r} is a folder; give a file name"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{option} {value!r} exists and is not writable"
+    return _writable_parent_problem(option, value, None)
+
+
+def _writable_parent_problem(option: str, value: str, folder: Path | None) -> str | None:
+    path = Path(value)
+    probe = folder or next((p for p in path.absolute().parents if p.exists()), Path("."))
+    if not probe.is_dir():
+        return f"{option} {value!r}: {str(probe)!r} on its path is a file, not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{option} {value!r}: the folder {str(probe)!r} is not writable"
+    return None

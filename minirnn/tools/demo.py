@@ -49,7 +49,7 @@ import numpy as np
 from .. import layers
 from ..model import History, Sequential
 from . import datasets
-from .argtypes import positive_int
+from .argtypes import output_folder_problem, positive_int
 
 Array = np.ndarray
 
@@ -227,12 +227,9 @@ def check_args(args: argparse.Namespace, test_fraction: float = 0.2) -> str | No
         return (f"--units {u} needs about {need:,} bytes for the weights and optimizer state; this machine has "
                 f"{memory:,}")
     if not args.no_plot:
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            return f"--out {args.out!r} exists and is not a folder; give a folder for forecast.png"
-        probe = out if out.exists() else next((p for p in out.absolute().parents if p.exists()), Path("."))
-        if not os.access(probe, os.W_OK | os.X_OK):
-            return f"--out {args.out!r}: the folder {str(probe)!r} is not writable (or use --no-plot)"
+        problem = output_folder_problem("--out", args.out)
+        if problem is not None:
+            return f"{problem} for forecast.png (or use --no-plot)"
     return None
 
 

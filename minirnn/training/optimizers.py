@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import all_or_nothing
 from . import schedules
 
 Array = np.ndarray
@@ -195,11 +196,8 @@ class Optimizer:
             self._apply(params, grads)
             return
         saved = self.snapshot(params)
-        try:
-            self._apply(params, grads)
-        except BaseException:
-            self.restore(params, saved)
-            raise
+        # the restore itself completes under a further KeyboardInterrupt (minirnn._atomic)
+        all_or_nothing(lambda: self._apply(params, grads), lambda: self.restore(params, saved))
 
     def prepare(self, params: Sequence[Array]) -> None:
         """Create the slots for ``params`` if they do not exist yet (what the first ``apply`` would do)."""

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..argtypes import positive_int, seed
+from ..argtypes import output_file_problem, output_folder_problem, positive_int, seed
 from .registry import subcommand
 
 BUDGET_NAMES = ("quick", "default", "full")
@@ -67,6 +67,12 @@ def run_memory(args: argparse.Namespace) -> int:
     if len(set(args.cell)) != len(args.cell):
         print(f"minirnn memory: error: --cell names a cell twice: {' '.join(args.cell)}", file=sys.stderr)
         return 2
+    # the output paths before the runs (up to 10 minutes of them), not when writing after them
+    for problem in (None if args.no_plot else output_folder_problem("--out", args.out),
+                    None if args.json is None else output_file_problem("--json", args.json)):
+        if problem is not None:
+            print(f"minirnn memory: error: {problem}", file=sys.stderr)
+            return 2
     log = None if args.quiet else (lambda line: print(line, flush=True))
     result = memory.horizon(args.cell, tasks=args.task, delays=args.delays, budget=args.budget, seed=args.seed,
                             jobs=args.jobs, log=log)
