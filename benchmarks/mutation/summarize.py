@@ -8,6 +8,7 @@ benchmarks/CHECKING.md.
 from __future__ import annotations
 
 import collections
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,9 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     work = Path(argv[0] if argv else "/tmp/minirnn-mutation")
-    out = subprocess.run(["mutmut", "results", "--all", "true"], cwd=work, capture_output=True, text=True).stdout
+    # the mutmut beside this interpreter when the environment is not activated (PATH lacks its bin/)
+    mutmut = shutil.which("mutmut") or str(Path(sys.executable).with_name("mutmut"))
+    out = subprocess.run([mutmut, "results", "--all", "true"], cwd=work, capture_output=True, text=True).stdout
     rows = [line.strip().rsplit(": ", 1) for line in out.splitlines() if ": " in line]
     by_status = collections.Counter(status for _, status in rows)
     by_file: dict = collections.defaultdict(collections.Counter)
@@ -34,7 +37,7 @@ def main(argv: list[str]) -> int:
     for name in survivors:
         print(f"--- {name}")
         if "--diffs" in argv:
-            diff = subprocess.run(["mutmut", "show", name], cwd=work, capture_output=True, text=True).stdout
+            diff = subprocess.run([mutmut, "show", name], cwd=work, capture_output=True, text=True).stdout
             print("\n".join(line for line in diff.splitlines() if line.startswith(("+", "-")) and
                             not line.startswith(("+++", "---"))))
     return 0
