@@ -205,3 +205,46 @@ def test_split_blocks_splits_the_last_axis_of_a_sequence_too():
     z = np.arange(2 * 3 * 8).reshape(2, 3, 8)
     i, f, g, o = split_blocks(z, 4)
     assert i.shape == (2, 3, 2) and np.all(o == z[..., 6:])
+
+
+class RecurrentBiasRow(Cell):
+    """A 2-D bias whose only used row is the recurrent projection's: h_t = tanh(x_t W + h_{t-1} U + b[1])
+    (b[0] is declared and unused, so its gradient is zero). The driver creates the bias gradient itself."""
+
+    units = 2
+    state_sizes = {"h": 2}
+    input_projection = Projection("W")
+    recurrent_projection = Projection("U", bias="b", bias_row=1, state="h")
+
+    def params(self, input_size):
+        return {"W": Param((input_size, 2)), "U": Param((2, 2)), "b": Param((2, 2), "zeros", "bias")}
+
+    def forward(self, xw, states, p, hu):
+        h = np.tanh(xw + hu)
+        return (h,), h
+
+    def backward(self, d_states, h):
+        dz = d_states[0] * (1 - h ** 2)
+        return StepGrads((None,), dz, {}, dz)
+
+
+def test_a_bias_row_on_the_recurrent_projection_alone_gets_its_gradient_in_the_runs_dtype():
+    cell = RecurrentBiasRow()
+    rng = np.random.default_rng(10)
+    p = params_for(cell, 1, rng, np.float32)
+    y, _, cache = driver.forward(cell, rng.standard_normal((2, 3, 1)).astype(np.float32), p)
+    g = driver.backward(cache, np.ones(y.shape, np.float32))
+    db = g.params["b"]
+    assert db.shape == (2, 2) and db.dtype == np.float32 and np.all(db[0] == 0)
+    assert np.all(np.abs(db[1] - _dz_sum(cache)) <= 1e-5)  # float32 against float64: measured 4.1e-7 (values ~5)
+
+
+def _dz_sum(cache):
+    """sum over steps and rows of dz_t, recomputed: the bias gradient of row 1."""
+    h, U = cache.states["h"], cache.params["U"]
+    d, total = np.zeros((2, 2)), np.zeros(2)
+    for t in range(h.shape[0] - 2, -1, -1):
+        dz = (d + 1) * (1 - h[t + 1].astype(np.float64) ** 2)
+        total += dz.sum(axis=0)
+        d = dz @ U.T
+    return total
