@@ -139,8 +139,8 @@ class Bidirectional(Layer):
     @property
     def state_sizes(self) -> dict[str, int]:
         """``{state name: size}`` for ``state_names`` (each state is (B, size))."""
-        return {**{f"forward {n}": k for n, k in self.forward_layer.cell.state_sizes.items()},
-                **{f"backward {n}": k for n, k in self.backward_layer.cell.state_sizes.items()}}
+        sizes = (*self.forward_layer.cell.state_sizes.values(), *self.backward_layer.cell.state_sizes.values())
+        return dict(zip(self.state_names, sizes))
 
     def _check_initial_state(self, initial_state: Any, batch: int) -> tuple[list[Array] | None, list[Array] | None]:
         """``(forward states, backward states)`` from one list (Keras: the first half forwards), each checked."""
